@@ -1,0 +1,34 @@
+"Shared pytest setup: every test session gets its own fastai home, so nothing lands in ~/.fastai."
+import os, tempfile, warnings
+from pathlib import Path
+import pytest
+
+warnings.filterwarnings('ignore', category=FutureWarning)
+_home = Path(tempfile.mkdtemp(prefix='mnist_sgd_tests_'))
+os.environ.setdefault('FASTAI_HOME', str(_home/'fastai'))
+os.environ.setdefault('MNIST_SGD_HOME', str(_home/'mnist_sgd_home'))
+os.environ['MNIST_SGD_SOURCE'] = 'embedded'  # the tests never wait on a network
+
+
+@pytest.fixture(scope='session')
+def sample_path():
+    "MNIST_SAMPLE-layout folder (3s and 7s) of the embedded data."
+    from mnist_sgd.data import mnist_sample
+    return mnist_sample(source='embedded', verbose=False)
+
+
+@pytest.fixture(scope='session')
+def full_path():
+    "Full-MNIST-layout folder (all ten digits) of the embedded data."
+    from mnist_sgd.data import mnist_full
+    return mnist_full(source='embedded', verbose=False)
+
+
+@pytest.fixture
+def fresh_fastai_home(tmp_path, monkeypatch):
+    "A fastai home of its own for one test; fastai's cached config is reset before and after."
+    from fastai.data.external import fastai_cfg
+    monkeypatch.setenv('FASTAI_HOME', str(tmp_path/'fastai'))
+    fastai_cfg.cache_clear()
+    yield tmp_path/'fastai'
+    fastai_cfg.cache_clear()
