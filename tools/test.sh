@@ -33,6 +33,7 @@ if [ "$before" != "$after" ]; then
     diff <(echo "$before") <(echo "$after") | grep '^>' | awk '{print "   ", $3}'; exit 1
 fi
 echo "== 3/4 every notebook runs top to bottom (nbdev-test)"
-nbdev-test --n-workers 2 --timing
+# Two notebooks at a time on two cores: one thread each, or PyTorch's thread pools fight over the cores.
+OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nbdev-test --n-workers 2 --timing
 echo "== 4/4 pytest"
 python -m pytest -q "$@"

@@ -1,0 +1,264 @@
+"Tests of mnist_sgd.training: the hand-written model, loss, metric, batches and epoch functions, against PyTorch."
+import math
+import pytest
+import torch
+from torch import nn
+# imported under other names so that pytest does not collect them as tests
+from fastcore.test import test_eq as check_eq, test_close as check_close, test_fail as check_fail
+from mnist_sgd.training import (binary_xy, init_params, linear1, sigmoid, mnist_loss, batch_accuracy, TensorBatches,
+                                calc_grad, train_epoch, validate_epoch)
+from mnist_sgd.data import load_digits
+
+
+class _SGD:
+    "Minimal optimizer for the tests (the course's own BasicOptim is tested in test_optim)."
+    def __init__(self, params, lr): self.params, self.lr = list(params), lr
+    def step(self):
+        with torch.no_grad():
+            for p in self.params: p -= self.lr * p.grad
+    def zero_grad(self):
+        for p in self.params: p.grad = None
+
+
+@pytest.fixture(scope='module')
+def data(sample_path):
+    xs, ys = binary_xy(*load_digits(sample_path, 'train'))
+    vxs, vys = binary_xy(*load_digits(sample_path, 'valid'))
+    return xs, ys, vxs, vys
+
+
+# --- data --------------------------------------------------------------------------------------------------------------
+def test_binary_xy_shapes_and_targets():
+    x = torch.rand(6, 28, 28); y = torch.tensor([3, 7, 3, 3, 7, 7])
+    xs, ys = binary_xy(x, y)
+    check_eq(xs.shape, (6, 784)); check_eq(ys.shape, (6, 1)); check_eq(xs.dtype, torch.float32)
+    check_eq(ys[:, 0], torch.tensor([1., 0., 1., 1., 0., 0.]))
+    check_eq(xs[2], x[2].view(-1))
+    check_eq(binary_xy(x, y, positive=7)[1], 1 - ys)
+    check_eq(binary_xy(x.view(6, -1), y)[0], xs)   # already flat is fine
+
+
+def test_binary_xy_errors():
+    x = torch.rand(6, 28, 28); y = torch.tensor([3, 7, 3, 3, 7, 7])
+    check_fail(lambda: binary_xy(x, y, positive=5), contains='no label equals positive=5')
+    check_fail(lambda: binary_xy(x[:4], y), contains='4 images but 6 labels')
+    check_fail(lambda: binary_xy(x, y[:, None]), contains='1-D tensor')
+
+
+def test_binary_xy_on_real_data(data):
+    xs, ys, vxs, vys = data
+    check_eq(xs.shape, (800, 784)); check_eq(vxs.shape, (200, 784))
+    check_eq(ys.sum().item(), 400.)   # 400 threes in the embedded training split
+    assert 0 <= xs.min() and xs.max() <= 1
+
+
+# --- parameters and model ---------------------------------------------------------------------------------------------
+def test_init_params():
+    a = init_params((784, 1), generator=torch.Generator().manual_seed(0))
+    b = init_params((784, 1), generator=torch.Generator().manual_seed(0))
+    check_eq(a, b); assert a.requires_grad and a.is_leaf
+    check_eq(init_params(1).shape, (1,))
+    big = init_params(20_000, std=0.5, generator=torch.Generator().manual_seed(1))
+    check_close(big.std().item(), 0.5, eps=0.02); check_close(big.mean().item(), 0., eps=0.02)
+
+
+def test_linear1_matches_nn_linear():
+    torch.manual_seed(0)
+    xb = torch.rand(16, 784)
+    w, b = init_params((784, 1)), init_params(1)
+    lin = nn.Linear(784, 1)
+    with torch.no_grad(): lin.weight.copy_(w.T); lin.bias.copy_(b)
+    check_close(linear1(xb, w, b), lin(xb), eps=1e-4)
+    check_eq(linear1(xb, w, b).shape, (16, 1))
+
+
+def test_linear1_shape_error():
+    w, b = init_params((784, 1)), init_params(1)
+    with pytest.raises(ValueError) as e: linear1(torch.rand(5, 28, 28), w, b)
+    msg = str(e.value)
+    assert '(5, 28, 28)' in msg and '(784, 1)' in msg and 'xb.view(-1, 28*28)' in msg
+    check_fail(lambda: linear1(torch.rand(5, 100), w, b), contains='last dim of xb (100)')
+
+
+# --- sigmoid, loss, metric --------------------------------------------------------------------------------------------
+def test_sigmoid_vs_torch():
+    x = torch.linspace(-300, 300, 6001)
+    check_close(sigmoid(x), torch.sigmoid(x), eps=1e-6)
+    xg = torch.tensor([-500., -100., -3., 0., 0.5, 100., 500.], requires_grad=True)
+    sigmoid(xg).sum().backward()
+    xr = xg.detach().clone().requires_grad_(); torch.sigmoid(xr).sum().backward()
+    check_close(xg.grad, xr.grad, eps=1e-7)
+    assert torch.isfinite(xg.grad).all()
+    check_close(xg.grad[3], 0.25)   # the slope at 0
+
+
+def test_mnist_loss_hand_cases():
+    ln4 = math.log(4)   # sigmoid(ln 4) = 0.8
+    check_close(mnist_loss(torch.tensor([[ln4]]), torch.tensor([[1.]])), 0.2)
+    check_close(mnist_loss(torch.tensor([[ln4]]), torch.tensor([[0.]])), 0.8)
+    check_close(mnist_loss(torch.tensor([[0.]]), torch.tensor([[1.]])), 0.5)
+    check_close(mnist_loss(torch.tensor([[ln4], [-ln4], [0.]]), torch.tensor([[1.], [1.], [0.]])), 0.5)
+    check_close(mnist_loss(torch.tensor([ln4, -ln4]), torch.tensor([0, 0])), 0.5)           # integer targets
+    check_close(mnist_loss(torch.tensor([ln4, -ln4]), torch.tensor([True, False])), 0.2)   # boolean targets
+
+
+def test_mnist_loss_vs_formula_and_autograd():
+    torch.manual_seed(1)
+    pr = torch.randn(64, 1, requires_grad=True); tg = (torch.rand(64, 1) > 0.5).float()
+    loss = mnist_loss(pr, tg); loss.backward()
+    pr2 = pr.detach().clone().requires_grad_()
+    p = torch.sigmoid(pr2); ref = (tg * (1 - p) + (1 - tg) * p).mean(); ref.backward()
+    check_close(loss, ref); check_close(pr.grad, pr2.grad)
+
+
+def test_mnist_loss_refuses_broadcasting_shapes():
+    with pytest.raises(ValueError) as e: mnist_loss(torch.zeros(5, 1), torch.zeros(5))
+    msg = str(e.value)
+    assert 'preds has shape (5, 1)' in msg and 'targs has shape (5,)' in msg and '(5, 5)' in msg
+    assert 'targs.view(-1, 1)' in msg
+    check_fail(lambda: mnist_loss(torch.zeros(5), torch.zeros(5, 1)), contains='preds.view(-1, 1)')
+    check_fail(lambda: mnist_loss(torch.zeros(5, 1), torch.zeros(4, 1)), contains='do not pair up')
+    check_fail(lambda: batch_accuracy(torch.zeros(5, 1), torch.zeros(5)), contains='batch_accuracy: preds has shape (5, 1)')
+
+
+def test_mnist_loss_refuses_digit_labels():
+    with pytest.raises(ValueError) as e: mnist_loss(torch.zeros(3, 1), torch.tensor([[3.], [7.], [3.]]))
+    assert 'targets must be 0 or 1' in str(e.value) and '3.0' in str(e.value) and 'binary_xy' in str(e.value)
+    check_fail(lambda: mnist_loss(torch.zeros(2), torch.tensor([0.5, 1.])), contains='0.5')
+
+
+def test_batch_accuracy():
+    preds = torch.tensor([[0.9], [-0.4], [-3.], [2.], [0.1]])
+    targs = torch.tensor([[1.], [0.], [1.], [0.], [1.]])
+    check_close(batch_accuracy(preds, targs), 3 / 5)
+    torch.manual_seed(2)
+    p, t = torch.randn(100, 1), (torch.rand(100, 1) > 0.5).float()
+    check_close(batch_accuracy(p, t), ((torch.sigmoid(p) > 0.5).float() == t).float().mean())
+
+
+# --- batches ----------------------------------------------------------------------------------------------------------
+def _ids(tb): return torch.cat([xb[:, 0] for xb, _ in tb])
+
+
+def test_tensor_batches_every_row_once_and_last_partial():
+    ids = torch.arange(1000.)[:, None]
+    tb = TensorBatches(ids, ids * 2, bs=256, seed=0)
+    check_eq(len(tb), 4)
+    sizes = [len(xb) for xb, _ in tb]
+    check_eq(sizes, [256, 256, 256, 232])
+    for _ in range(3): check_eq(_ids(tb).sort().values, torch.arange(1000.))
+    for xb, yb in tb: check_eq(yb, xb * 2)   # pairs stay together
+
+
+def test_tensor_batches_reproducible():
+    ids = torch.arange(500.)[:, None]
+    a, b = TensorBatches(ids, ids, bs=64, seed=7), TensorBatches(ids, ids, bs=64, seed=7)
+    ea1, ea2 = _ids(a), _ids(a)
+    check_eq(ea1, _ids(b)); check_eq(ea2, _ids(b))       # the same sequence of epochs
+    assert not torch.equal(ea1, ea2)                    # but each epoch has a new order
+    assert not torch.equal(ea1, _ids(TensorBatches(ids, ids, bs=64, seed=8)))
+    torch.manual_seed(3); g1 = _ids(TensorBatches(ids, ids, bs=64))
+    torch.manual_seed(3); g2 = _ids(TensorBatches(ids, ids, bs=64))
+    check_eq(g1, g2)                                     # without a seed: torch's global generator
+    check_eq(_ids(TensorBatches(ids, ids, bs=64, shuffle=False)), torch.arange(500.))
+
+
+def test_tensor_batches_errors_and_device():
+    x, y = torch.rand(10, 3), torch.rand(10, 1)
+    check_fail(lambda: TensorBatches(x, y[:9]), contains='x has 10 rows but y has 9')
+    check_fail(lambda: TensorBatches(x, y, bs=0), contains='bs must be')
+    check_fail(lambda: TensorBatches(x, y, bs=2.5), contains='bs must be')
+    tb = TensorBatches(x, y, bs=4, device='cpu')
+    check_eq(tb.device, torch.device('cpu')); assert tb.to('cpu') is tb
+    check_eq(len(TensorBatches(x, y, bs=10)), 1); check_eq(len(TensorBatches(x, y, bs=3)), 4)
+    assert 'TensorBatches(10 items, bs=4' in repr(tb)
+
+
+def test_tensor_batches_moves_to_meta_device():
+    "`device` really moves the data (the meta device stands in for a GPU)."
+    tb = TensorBatches(torch.rand(10, 3), torch.rand(10, 1), bs=4, device='meta')
+    check_eq(tb.device.type, 'meta')
+    xb, yb = next(iter(tb))
+    check_eq(xb.device.type, 'meta'); check_eq(xb.shape, (4, 3))
+
+
+# --- gradients and epochs ---------------------------------------------------------------------------------------------
+def test_calc_grad_vs_hand_gradient(data):
+    xs, ys, _, _ = data
+    w = init_params((784, 1), generator=torch.Generator().manual_seed(0)); b = init_params(1)
+    xb, yb = xs[:32], ys[:32]
+    loss = calc_grad(xb, yb, lambda x: linear1(x, w, b))
+    check_close(loss, mnist_loss(linear1(xb, w, b), yb))
+    with torch.no_grad():
+        p = torch.sigmoid(xb @ w + b)
+        dz = torch.where(yb == 1, -p * (1 - p), p * (1 - p)) / len(xb)
+    check_close(w.grad, xb.T @ dz, eps=1e-6); check_close(b.grad, dz.sum(0), eps=1e-6)
+    g = b.grad.clone(); calc_grad(xb, yb, lambda x: linear1(x, w, b))
+    check_close(b.grad, 2 * g)   # backward adds to .grad
+
+
+def test_train_epoch_is_sgd_by_hand(data):
+    xs, ys, _, _ = data
+    w = init_params((784, 1), generator=torch.Generator().manual_seed(0)); b = init_params(1, generator=torch.Generator().manual_seed(1))
+    w2, b2 = w.detach().clone(), b.detach().clone()
+    dl = TensorBatches(xs, ys, bs=256, shuffle=False)
+    mean_loss = train_epoch(lambda x: linear1(x, w, b), dl, _SGD([w, b], 0.5))
+    losses = []
+    for xb, yb in dl:   # the same steps, written out
+        w2.requires_grad_(); b2.requires_grad_()
+        loss = (lambda p: torch.where(yb == 1, 1 - p, p).mean())(torch.sigmoid(xb @ w2 + b2))
+        gw, gb = torch.autograd.grad(loss, (w2, b2))
+        w2, b2 = (w2 - 0.5 * gw).detach(), (b2 - 0.5 * gb).detach()
+        losses.append(loss.item() * len(xb))
+    check_close(w, w2, eps=1e-5); check_close(b, b2, eps=1e-5)
+    check_close(mean_loss, sum(losses) / len(xs), eps=1e-5)
+    assert w.grad is None   # the optimizer zeroed the gradients
+
+
+def test_train_epoch_empty_loader():
+    w = init_params((3, 1))
+    check_fail(lambda: train_epoch(lambda x: linear1(x, w, w[0]), [], _SGD([w], 1.)), contains='no batches')
+    check_fail(lambda: validate_epoch(lambda x: x, []), contains='no batches')
+
+
+def test_validate_epoch_weights_batches_and_restores_mode(data):
+    _, _, vxs, vys = data
+    lin = nn.Linear(784, 1)
+    dl = TensorBatches(vxs, vys, bs=64, shuffle=False)   # 200 = 3×64 + 8
+    with torch.no_grad(): whole = batch_accuracy(lin(vxs), vys).item()
+    lin.train()
+    v = validate_epoch(lin, dl)
+    assert isinstance(v, float) and lin.training
+    check_close(v, whole, eps=1e-6)
+    lin.eval(); validate_epoch(lin, dl); assert not lin.training
+    seen = []
+    class Probe(nn.Module):
+        def forward(self, x):
+            seen.append((self.training, torch.is_grad_enabled())); return lin(x)
+    validate_epoch(Probe(), dl)
+    assert all(s == (False, False) for s in seen)
+
+
+def test_device_argument_moves_batches():
+    "With `device`, each batch is moved before the model sees it."
+    seen = []
+    def model(xb): seen.append(xb.device.type); return torch.zeros(len(xb), 1, device=xb.device)
+    dl = [(torch.rand(4, 3), torch.zeros(4, 1))]
+    with pytest.raises(Exception): validate_epoch(model, dl, device='meta')   # float() of a meta tensor fails after the move
+    check_eq(seen, ['meta'])
+
+
+def test_hand_linear_training_reaches_floor(data):
+    "20 epochs of the hand-written linear model (the notebook's run) beat 0.90 on validation."
+    from fastai.torch_core import set_seed
+    xs, ys, vxs, vys = data
+    set_seed(42, reproducible=True)
+    w, b = init_params((784, 1)), init_params(1)
+    model, opt = (lambda x: linear1(x, w, b)), _SGD([w, b], 1.)
+    train_dl, valid_dl = TensorBatches(xs, ys, bs=256, seed=42), TensorBatches(vxs, vys, bs=256, shuffle=False)
+    start = validate_epoch(model, valid_dl)
+    accs = []
+    for _ in range(20):
+        train_epoch(model, train_dl, opt); accs.append(validate_epoch(model, valid_dl))
+    assert start < 0.6 and accs[-1] > 0.90, (start, accs)
+    assert accs[-1] > accs[0]
