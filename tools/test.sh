@@ -12,6 +12,9 @@ export PATH="$PWD/.venv/bin:$PATH"
 export FASTAI_HOME="${FASTAI_HOME_FOR_TESTS:-$(mktemp -d)}"
 export MNIST_SGD_HOME="$FASTAI_HOME/mnist_sgd_home"
 export PYTHONWARNINGS="ignore::FutureWarning"
+# On a small machine the gates run several PyTorch processes at once (notebooks, kernels in the browser tests);
+# one thread each keeps their thread pools from stalling one another.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 # A real browser for the browser tests: Debian's Chromium (never a downloaded build).
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing Debian's chromium for the browser tests"
@@ -33,7 +36,6 @@ if [ "$before" != "$after" ]; then
     diff <(echo "$before") <(echo "$after") | grep '^>' | awk '{print "   ", $3}'; exit 1
 fi
 echo "== 3/4 every notebook runs top to bottom (nbdev-test)"
-# Two notebooks at a time on two cores: one thread each, or PyTorch's thread pools fight over the cores.
-OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nbdev-test --n-workers 2 --timing
+nbdev-test --n-workers 2 --timing
 echo "== 4/4 pytest"
 python -m pytest -q "$@"

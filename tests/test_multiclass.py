@@ -1,0 +1,163 @@
+"Tests of mnist_sgd.multiclass: softmax, log-softmax, cross-entropy, accuracy and the confusion matrix, against PyTorch and scikit-learn."
+import pytest
+import torch
+from torch import nn
+import torch.nn.functional as F
+import fastcore.test as ft
+from mnist_sgd.multiclass import (softmax, logsumexp, log_softmax, cross_entropy, multi_accuracy, confusion_matrix,
+                                  plot_confusion, most_confused)
+from mnist_sgd.data import load_digits
+
+
+@pytest.fixture(scope='module')
+def full_data(full_path):
+    x, y = load_digits(full_path, 'training')
+    vx, vy = load_digits(full_path, 'testing')
+    return x.view(len(x), -1), y, vx.view(len(vx), -1), vy
+
+
+# --- softmax family ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('scale', [1., 10., 1000.])
+@pytest.mark.parametrize('dim', [-1, 0])
+def test_softmax_matches_torch(scale, dim):
+    x = torch.randn(7, 10, generator=torch.Generator().manual_seed(1)) * scale
+    ft.test_close(softmax(x, dim=dim), torch.softmax(x, dim=dim), eps=1e-6)
+    ft.test_close(log_softmax(x, dim=dim), F.log_softmax(x, dim=dim), eps=1e-4 * scale)
+    ft.test_close(logsumexp(x, dim=dim), torch.logsumexp(x, dim=dim), eps=1e-4 * scale)
+
+
+def test_softmax_properties():
+    x = torch.tensor([[1000., 999., 0.], [-1000., -1000., -999.]])
+    p = softmax(x)
+    assert torch.isfinite(p).all()
+    ft.test_close(p.sum(dim=1), torch.ones(2), eps=1e-6)
+    ft.test_close(softmax(x + 123.), p, eps=1e-6)                  # shifting every score changes nothing
+    ft.test_close(softmax(torch.tensor([[2., 0.]]))[0, 0], torch.sigmoid(torch.tensor(2.)), eps=1e-6)
+    assert torch.isfinite(log_softmax(x)).all()                  # where log(softmax) would give -inf
+    ft.test_eq(logsumexp(torch.full((2, 3), float('-inf'))), torch.full((2,), float('-inf')))
+
+
+def test_softmax_errors():
+    ft.test_fail(lambda: softmax(torch.tensor([[1, 2]])), contains='call .float()')
+    ft.test_fail(lambda: log_softmax(torch.tensor([1, 2])), contains='floating-point')
+    ft.test_fail(lambda: softmax([1., 2.]), contains='expects a torch.Tensor')
+
+
+# --- cross-entropy ----------------------------------------------------------------------------------------------------
+def test_cross_entropy_value_and_grad_match_torch():
+    g = torch.Generator().manual_seed(0)
+    logits = (torch.randn(64, 10, generator=g) * 5).requires_grad_()
+    targs = torch.randint(0, 10, (64,), generator=g)
+    ours = cross_entropy(logits, targs); ours.backward()
+    grad = logits.grad.clone(); logits.grad = None
+    ref = F.cross_entropy(logits, targs); ref.backward()
+    ft.test_close(ours, ref, eps=1e-5)
+    ft.test_close(grad, logits.grad, eps=1e-6)
+    ft.test_close(grad, (torch.softmax(logits, 1) - F.one_hot(targs, 10)).detach() / 64, eps=1e-6)
+
+
+def test_cross_entropy_huge_logits_and_known_values():
+    big = torch.tensor([[1000., 999., 0.], [-1000., -1000., -999.]])
+    t = torch.tensor([1, 2])
+    ft.test_close(cross_entropy(big, t), F.cross_entropy(big, t), eps=1e-4)
+    ft.test_close(cross_entropy(torch.zeros(4, 10), torch.tensor([0, 3, 5, 9])), torch.log(torch.tensor(10.)), eps=1e-6)
+
+
+def test_cross_entropy_errors_name_problem_and_fix():
+    l, t = torch.randn(4, 10), torch.tensor([3, 1, 4, 1])
+    ft.test_fail(lambda: cross_entropy(l, t[:, None]), contains='class indices of shape (N,) = (4,), got shape (4, 1)')
+    ft.test_fail(lambda: cross_entropy(l, t[:, None]), contains='targs.view(-1)')
+    ft.test_fail(lambda: cross_entropy(l, t.float()), contains='use targs.long()')
+    ft.test_fail(lambda: cross_entropy(l, t.bool()), contains='use targs.long()')
+    ft.test_fail(lambda: cross_entropy(l, F.one_hot(t, 10)), contains='targs.argmax(dim=1)')
+    ft.test_fail(lambda: cross_entropy(l, torch.tensor([3, 1, 4, 10])), contains='class indices 0…9 (preds have 10 columns), found 10')
+    ft.test_fail(lambda: cross_entropy(l, torch.tensor([3, -1, 4, 1])), contains='found -1')
+    ft.test_fail(lambda: cross_entropy(l, t[:3]), contains='preds has 4 items')
+    ft.test_fail(lambda: cross_entropy(l[:, 0], t), contains='two-class problem')
+    ft.test_fail(lambda: cross_entropy(l.long(), t), contains='floating-point scores')
+    ft.test_fail(lambda: cross_entropy(l.tolist(), t), contains='expects torch.Tensors')
+
+
+def test_cross_entropy_error_types():
+    l, t = torch.randn(4, 10), torch.tensor([3, 1, 4, 1])
+    with pytest.raises(ValueError): cross_entropy(l, t[:, None])
+    with pytest.raises(TypeError): cross_entropy(l, t.float())
+
+
+# --- accuracy ---------------------------------------------------------------------------------------------------------
+def test_multi_accuracy():
+    from fastai.metrics import accuracy
+    acts = torch.tensor([[2., 0.5, -1.], [0.1, 0.2, 3.], [-1., 2.5, 0.]])
+    ft.test_close(multi_accuracy(acts, torch.tensor([0, 1, 1])), 2/3)
+    l, t = torch.randn(50, 10), torch.randint(0, 10, (50,))
+    ft.test_close(multi_accuracy(l, t), accuracy(l, t))
+    ft.test_close(multi_accuracy(softmax(l), t), multi_accuracy(l, t))   # softmax does not change the winner
+    ft.test_fail(lambda: multi_accuracy(l, t[:, None]), contains='got shape (50, 1)')
+
+
+# --- confusion matrix -------------------------------------------------------------------------------------------------
+def test_confusion_matrix_vs_sklearn_and_loop():
+    from sklearn.metrics import confusion_matrix as sk_cm
+    g = torch.Generator().manual_seed(3)
+    targs = torch.randint(0, 10, (500,), generator=g)
+    logits = torch.randn(500, 10, generator=g); logits[torch.arange(500), targs] += 1.5
+    cm = confusion_matrix(logits, targs)
+    pred = logits.argmax(1)
+    loop = torch.zeros(10, 10, dtype=torch.long)
+    for a, p in zip(targs.tolist(), pred.tolist()): loop[a, p] += 1
+    ft.test_eq(cm, loop)
+    ft.test_eq(cm, torch.tensor(sk_cm(targs.numpy(), pred.numpy(), labels=list(range(10)))))
+    ft.test_eq(confusion_matrix(pred, targs), cm)
+    ft.test_eq(cm.sum(dim=1), torch.bincount(targs, minlength=10))
+    ft.test_close(cm.diag().sum() / 500, multi_accuracy(logits, targs))
+
+
+def test_confusion_matrix_small_and_errors():
+    ft.test_eq(confusion_matrix(torch.tensor([2, 0]), torch.tensor([1, 1]), n=3), torch.tensor([[0, 0, 0], [1, 0, 1], [0, 0, 0]]))
+    l, t = torch.randn(6, 10), torch.randint(0, 10, (6,))
+    ft.test_fail(lambda: confusion_matrix(l, t[:, None]), contains='got shape (6, 1)')
+    ft.test_fail(lambda: confusion_matrix(l, t, n=5), contains='pass n=10')
+    ft.test_fail(lambda: confusion_matrix(torch.tensor([0, 7]), torch.tensor([0, 1]), n=5), contains='preds must be class indices 0…4, found 7')
+    ft.test_fail(lambda: confusion_matrix(torch.tensor([0, 1]), torch.tensor([0, 9]), n=5), contains='targs must be class indices 0…4, found 9')
+
+
+def test_most_confused_and_plot():
+    cm = torch.tensor([[5, 2, 0], [4, 9, 1], [0, 2, 7]])
+    ft.test_eq(most_confused(cm, k=2), [(1, 0, 4), (0, 1, 2)])
+    ft.test_eq([c for *_, c in most_confused(cm, k=10)], [4, 2, 2, 1])   # zeros left out
+    ax = plot_confusion(cm, labels='abc')
+    ft.test_eq(len(ax.texts), 7)
+    ft.test_eq([t.get_text() for t in ax.get_xticklabels()], ['a', 'b', 'c'])
+    ft.test_fail(lambda: plot_confusion(torch.zeros(3, 4)), contains='square')
+    import matplotlib.pyplot as plt; plt.close('all')
+
+
+# --- training on the embedded full MNIST -------------------------------------------------------------------------------
+def _train(model, data, epochs=20, lr=0.5, seed=42):
+    "The chapter's loop with our loss and metric."
+    from mnist_sgd.training import TensorBatches
+    from mnist_sgd.optim import BasicOptim, train_model
+    xs, y, vxs, vy = data
+    return train_model(model, epochs, TensorBatches(xs, y, bs=256, seed=seed), TensorBatches(vxs, vy, bs=256, shuffle=False),
+                       BasicOptim(model.parameters(), lr), loss_func=cross_entropy, metric=multi_accuracy, device='cpu')
+
+
+def test_linear_and_mlp_accuracy_floors(full_data):
+    torch.manual_seed(42)
+    lin = _train(nn.Linear(784, 10), full_data)
+    torch.manual_seed(42)
+    mlp = _train(nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)), full_data)
+    assert lin[-1] > 0.88, lin          # seeded runs reach about 0.91
+    assert mlp[-1] > 0.92, mlp          # seeded runs reach about 0.94
+    assert mlp[-1] > lin[-1], (mlp[-1], lin[-1])
+
+
+def test_fastai_learner_with_our_loss(full_data):
+    from fastai.basics import Learner, DataLoaders, DataLoader, SGD
+    import fastai.callback.progress  # noqa: F401  (adds Learner.no_bar)
+    xs, y, vxs, vy = full_data
+    torch.manual_seed(0)
+    dls = DataLoaders(DataLoader(list(zip(xs, y)), bs=256, shuffle=True), DataLoader(list(zip(vxs, vy)), bs=256), device='cpu')
+    learn = Learner(dls, nn.Linear(784, 10), opt_func=SGD, loss_func=cross_entropy, metrics=multi_accuracy)
+    with learn.no_bar(), learn.no_logging(): learn.fit(10, 0.5)
+    assert learn.recorder.values[-1][-1] > 0.87, learn.recorder.values[-1]
