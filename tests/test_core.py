@@ -46,3 +46,8 @@ def test_pictures():
     with pytest.raises(ValueError, match='one 2-D image'): digit_table(torch.zeros(3, 28, 28))
     ax = plot_function(torch.relu, -2, 2, title='ReLU')
     assert ax.get_title() == 'ReLU' and ax.lines[0].get_ydata().min() == 0
+
+
+def test_cpu_flag_is_keyword_only():
+    "fastai's default_device(True) asks for the GPU; ours must not silently read a bare True as 'force the CPU'."
+    with pytest.raises(TypeError, match='positional'): default_device(True)
