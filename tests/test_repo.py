@@ -31,7 +31,9 @@ def test_notebooks_are_committed_clean():
         for c in d['cells']:
             if c['cell_type'] == 'code':
                 assert not c.get('outputs') and c.get('execution_count') is None, f'{nb.name} has outputs: run nbdev-clean'
-        assert set(d['metadata']) <= {'kernelspec', 'language_info', 'jupytext'}, f'{nb.name} metadata: run nbdev-clean'
+        assert set(d['metadata']) <= {'kernelspec', 'language_info'}, f'{nb.name} metadata: run nbdev-clean'
+        # A kernelspec lets JupyterLab (and the browser tests) start a kernel without asking.
+        assert d['metadata'].get('kernelspec', {}).get('name') == 'python3', f'{nb.name} has no python3 kernelspec'
 
 
 def test_notebooks_have_title_summary_and_what_you_learned():
