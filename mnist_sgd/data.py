@@ -68,6 +68,16 @@ def _embedded_split(labels:np.ndarray, valid_frac:float=0.2, seed:int=0) -> dict
     return out
 
 # %% ../nbs/01_data.ipynb #0d63e211
+def _complete(path:Path, layout:str) -> bool:
+    "Does `path` hold a data set in the given layout?"
+    return all((path/s).is_dir() for s in SPLITS[layout])
+
+def _publish(tmp:Path, dest:Path, layout:str):
+    "Rename the finished folder `tmp` to `dest`; if another process got there first with a complete copy, keep theirs."
+    try: os.replace(tmp, dest)
+    except OSError:
+        if not _complete(dest, layout): raise
+
 def _write_embedded(dest:Path, digits=None):
     "Write the embedded digits to `dest` in fastai's layout: a pair in MNIST_SAMPLE's, all ten in full MNIST's."
     if dest.exists(): return dest
@@ -86,7 +96,7 @@ def _write_embedded(dest:Path, digits=None):
                     Image.fromarray(pix[i], mode='L').save(folder/f'{i}.png')
                     rows.append((f'{name}/{d}/{i}.png', d))
         pd.DataFrame(rows, columns=['name', 'label']).to_csv(tmp/'labels.csv', index=False)
-        os.replace(tmp, dest)
+        _publish(tmp, dest, 'full' if digits is None else 'sample')
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
@@ -135,10 +145,6 @@ def safe_extract(
     return dest
 
 # %% ../nbs/01_data.ipynb #9a402780
-def _complete(path:Path, layout:str) -> bool:
-    "Does `path` hold a data set in the given layout?"
-    return all((path/s).is_dir() for s in SPLITS[layout])
-
 def _fetch_fastai(url:str, data:Path, timeout:float=3.) -> Path:
     "The real data set at `url`, from fastai's cache or downloaded through fastai's downloader and extracted safely."
     dest = data/Path(urlparse(url).path).name.split('.')[0]
@@ -179,7 +185,7 @@ def _pair_view(full:Path, dest:Path, digits) -> Path:
                 rows += [(f'{name}/{d}/{f.name}', d) for f in sorted(src.iterdir())]
         pd.DataFrame(rows, columns=['name', 'label']).to_csv(tmp/'labels.csv', index=False)
         if dest.exists(): shutil.rmtree(dest)
-        os.replace(tmp, dest)
+        _publish(tmp, dest, 'sample')
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
 

@@ -260,3 +260,26 @@ def test_missing_and_empty_folders(tmp_path, sample_path):
     with pytest.raises(MnistDataError, match=r"No split 'valdi' .*\['train', 'valid'\]"): load_digits(sample_path, 'valdi')
     with pytest.raises(MnistDataError, match='Missing folder'): load_digits(sample_path, 'train', digits=[5])
     with pytest.raises(MnistDataError, match='12 is not one of them'): load_digits(sample_path, 'train', digits=[12])
+
+
+def test_two_processes_writing_the_embedded_data_at_once(tmp_path):
+    "Two kernels that start at the same moment both get a complete folder; neither fails."
+    import subprocess, sys
+    code = ('import sys; from mnist_sgd.data import mnist_sample, load_digits; '
+            'p = mnist_sample(source="embedded", data=sys.argv[1], verbose=False); print(len(load_digits(p, "valid", cache=False)[1]))')
+    procs = [subprocess.Popen([sys.executable, '-c', code, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [o[1][-500:] for o in outs]
+    assert [o[0].strip() for o in outs] == ['200'] * 3
+    assert not list((tmp_path/data.EMBEDDED_DIR).glob('.*partial*'))
+
+
+def test_publish_keeps_a_complete_copy_made_meanwhile(tmp_path):
+    dest = tmp_path/'mnist_sample'
+    for s in ('train', 'valid'): (dest/s).mkdir(parents=True)
+    tmp = tmp_path/'.partial'; (tmp/'train').mkdir(parents=True); (tmp/'train'/'x').write_text('mine')
+    data._publish(tmp, dest, 'sample')  # dest is complete: theirs is kept, no error
+    assert not (dest/'train'/'x').exists()
+    bad = tmp_path/'half'; (bad/'train').mkdir(parents=True); (bad/'train'/'y').write_text('other')
+    with pytest.raises(OSError): data._publish(tmp, bad, 'sample')  # an incomplete folder in the way is an error
