@@ -269,10 +269,10 @@ def show_rank3(
 # %% ../nbs/01_data.ipynb #f7c3abad
 _memory_cache = {}
 
-def _png_files(folder:Path) -> list[Path]:
-    "The PNG files of one digit folder, sorted, with a clear error when there are none."
+def _png_files(folder:Path) -> list[os.DirEntry]:
+    "The PNG files of one digit folder (as directory entries, sorted by name), with a clear error when there are none."
     if not folder.is_dir(): raise MnistDataError(f"Missing folder {folder}: expected a folder of 28×28 PNG digits there.")
-    files = sorted(f for f in folder.iterdir() if f.suffix.lower() == '.png')
+    with os.scandir(folder) as it: files = sorted((e for e in it if e.name.lower().endswith('.png')), key=lambda e: e.name)
     if not files: raise MnistDataError(f"Folder {folder} has no .png images; is the data set complete? Delete the folder and load it again.")
     return files
 
@@ -289,12 +289,13 @@ def _read_png(f:Path) -> np.ndarray:
                              "Convert it with Image.open(f).convert('L').resize((28, 28)) or remove it.")
     return arr
 
-def _fingerprint(files) -> str:
-    "A hash of every file's path, size and modification time."
-    h = hashlib.sha1()
-    for f in files:
-        st = f.stat()
-        h.update(f'{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n'.encode())
+def _fingerprint(root:Path, files:dict) -> str:
+    "A hash of the folder `root` and of every file's digit, name, size and modification time."
+    h = hashlib.sha1(str(Path(root).resolve()).encode())  # resolved once: resolving every file costs more than reading the cache
+    for d, entries in files.items():
+        for e in entries:
+            st = e.stat()
+            h.update(f'{d}/{e.name}|{st.st_size}|{st.st_mtime_ns}\n'.encode())
     return h.hexdigest()
 
 # %% ../nbs/01_data.ipynb #13d0cdf9
@@ -317,7 +318,7 @@ def load_digits(
         d = int(d)
         if not 0 <= d <= 9: raise MnistDataError(f"MNIST has the digits 0 to 9; {d} is not one of them.")
         files[d] = _png_files(root/str(d))
-    key = _fingerprint([f for fs in files.values() for f in fs]) + f'|{list(files)}'
+    key = _fingerprint(root, files) + f'|{list(files)}'
     if cache and key in _memory_cache: return tuple(t.clone() for t in _memory_cache[key])
     cfile = Path(cache_dir or Path(path).resolve().parent/'mnist_sgd_cache')/f'{hashlib.sha1(key.encode()).hexdigest()}.pt'
     if cache and cfile.exists():
@@ -325,7 +326,7 @@ def load_digits(
         except Exception: cfile.unlink(missing_ok=True); x = None
     else: x = None
     if x is None:
-        x = torch.from_numpy(np.stack([_read_png(f) for fs in files.values() for f in fs])).float() / 255
+        x = torch.from_numpy(np.stack([_read_png(e.path) for fs in files.values() for e in fs])).float() / 255
         y = torch.cat([torch.full((len(fs),), d) for d, fs in files.items()])
         if cache:
             cfile.parent.mkdir(parents=True, exist_ok=True)

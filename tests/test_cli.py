@@ -1,0 +1,280 @@
+"Tests of the `mnist-sgd` command: the course runner, the site and the doctor, on a tiny course built here."
+import json, os, re, subprocess, sys
+from pathlib import Path
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+import mnist_sgd
+from mnist_sgd import cli
+from mnist_sgd.cli import (CourseError, NotebookRun, collect_results, course_notebooks, doctor_lines, find_nbs, main,
+                           report, results_table)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _write(folder, name, *cells):
+    "A notebook in `folder`: cells starting with '# ' are markdown, the others code."
+    cells = [new_markdown_cell(c[2:]) if c.startswith('# ') else new_code_cell(c) for c in cells]
+    nbformat.write(new_notebook(cells=cells), folder/name)
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    "A course of two lessons (one passes, one fails) plus an index notebook that is not a lesson."
+    nbs = tmp_path_factory.mktemp('tiny_course')
+    _write(nbs, '01_passes.ipynb', '# # A lesson that works\n> It draws a line and reports numbers.',
+           'import os, sys, matplotlib.pyplot as plt\nfrom mnist_sgd.cli import report',
+           'plt.figure(figsize=(2, 1.5)); plt.plot([0, 1], [1, 0]); plt.show()',
+           '#| eval: false\nraise RuntimeError("cells marked eval: false are skipped")',
+           '#| slow\nraise RuntimeError("cells with a tst_flag are skipped")',
+           "report(accuracy=0.75, source=os.environ['MNIST_SGD_SOURCE'], device=os.environ['MNIST_SGD_DEVICE'], python=sys.executable)",
+           'report(final_loss=0.125)')
+    _write(nbs, '02_fails.ipynb', '# # A lesson that breaks', 'x = 1', "assert x == 2, 'x should be 2 here'", 'print("never reached")')
+    _write(nbs, 'index.ipynb', '# # Home', 'raise RuntimeError("index.ipynb is not a lesson")')
+    return nbs
+
+
+@pytest.fixture(scope='module')
+def course_run(tiny, tmp_path_factory):
+    "One run of `mnist-sgd course` over the tiny course, with executed notebooks and a site written out."
+    out, site = tmp_path_factory.mktemp('executed'), tmp_path_factory.mktemp('site')
+    import contextlib, io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf): status = main(['course', '--nbs', str(tiny), '--out', str(out), '--html', str(site)])
+    return status, buf.getvalue(), out, site
+
+
+# --- report and collect_results
+
+def test_report_prints_one_marked_json_line(capsys):
+    import torch, numpy as np
+    report(accuracy=torch.tensor(0.95), loss=np.float32(0.25), name='linear', curve=[torch.tensor(0.5), 1/3])
+    out = capsys.readouterr().out
+    assert out.count('\n') == 1 and out.startswith('MNIST_SGD_RESULT ')
+    assert json.loads(out.split(' ', 1)[1]) == {'accuracy': 0.95, 'loss': 0.25, 'name': 'linear', 'curve': [0.5, 0.333333]}
+
+
+def test_report_rejects_objects_with_a_clear_message():
+    import torch
+    with pytest.raises(TypeError, match=r'numbers, strings or lists.*float\(x\)'): report(model=torch.nn.Linear(2, 1))
+
+
+def test_collect_results_merges_in_order_and_ignores_other_output():
+    out = lambda t: nbformat.v4.new_output('stream', name='stdout', text=t)
+    nb = new_notebook(cells=[new_code_cell(outputs=[out('MNIST_SGD_RESULT {"a": 1}\nnoise MNIST_SGD_RESULT {"b": 2}\n')]),
+                             new_markdown_cell('MNIST_SGD_RESULT {"c": 3}'),
+                             new_code_cell(outputs=[out('MNIST_SGD_RESULT {"a": 5, "d": 4}\n')])])
+    assert collect_results(nb) == {'a': 5, 'd': 4}
+
+
+# --- finding and choosing lessons
+
+def test_find_nbs_in_the_checkout_and_with_nbs():
+    assert find_nbs() == REPO/'nbs'
+    with pytest.raises(CourseError, match='no such folder'): find_nbs('/no/such/folder')
+
+
+def test_find_nbs_without_a_checkout_says_how_to_get_the_notebooks(tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist_sgd, '__file__', str(tmp_path/'site-packages'/'mnist_sgd'/'__init__.py'))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CourseError, match=r'not part of the installed package.*--nbs path/to/nbs'): find_nbs()
+    assert main(['course']) == 2
+
+
+def test_course_notebooks_in_order_without_index(tiny):
+    assert [p.name for p in course_notebooks(tiny)] == ['01_passes.ipynb', '02_fails.ipynb']
+    real = [p.name for p in course_notebooks(REPO/'nbs')]
+    assert real[:2] == ['00_core.ipynb', '01_data.ipynb'] and real == sorted(real) and 'index.ipynb' not in real
+
+
+@pytest.mark.parametrize('only, names', [('2', ['02_fails']), ('01,02', ['01_passes', '02_fails']), ('fails', ['02_fails']),
+                                         ('02_fails.ipynb', ['02_fails']), ('*pass*', ['01_passes']), (['1'], ['01_passes'])])
+def test_course_notebooks_only(tiny, only, names):
+    assert [p.stem for p in course_notebooks(tiny, only)] == names
+
+
+def test_course_notebooks_only_unknown_lists_the_choices(tiny, tmp_path):
+    with pytest.raises(CourseError, match=r'--only 7,nope matches no lesson .*choose from: 01_passes, 02_fails'):
+        course_notebooks(tiny, '01,7,nope')
+    with pytest.raises(CourseError, match='no numbered notebooks'): course_notebooks(tmp_path)
+
+
+# --- running the course
+
+def test_course_fails_and_shows_the_failing_cell(course_run):
+    status, out, _, _ = course_run
+    assert status == 1
+    assert re.search(r'01_passes\s+ok\s+[\d.]+\s+accuracy=0.75, source=embedded, device=auto, python=\S+, final_loss=0.125', out)
+    assert re.search(r'02_fails\s+failed\s+[\d.]+', out) and re.search(r'total\s+1/2 ok', out)
+    assert "✗ 02_fails.ipynb failed in cell 3 of 4:\n    assert x == 2, 'x should be 2 here'" in out
+    assert 'AssertionError: x should be 2 here' in out and '\x1b[' not in out
+    assert 'index.ipynb' not in out and 'are skipped' not in out
+
+
+def test_lessons_run_in_a_kernel_of_this_python(course_run):
+    _, out, _, _ = course_run
+    assert f'python={sys.executable}' in out
+
+
+def test_out_holds_the_executed_notebooks(course_run):
+    _, _, out, _ = course_run
+    assert sorted(p.name for p in out.iterdir()) == ['01_passes.ipynb', '02_fails.ipynb']
+    nb = nbformat.read(out/'01_passes.ipynb', as_version=4)
+    assert any('image/png' in o.get('data', {}) for o in nb.cells[2].outputs)
+    assert nb.cells[3].outputs == [] and 'skip-execution' in nb.cells[3].metadata.tags
+    failed = nbformat.read(out/'02_fails.ipynb', as_version=4)
+    assert failed.cells[2].outputs[0].output_type == 'error' and failed.cells[3].get('outputs') == []
+
+
+def test_only_source_and_device_reach_the_kernel(tiny, capsys):
+    assert main(['course', '--nbs', str(tiny), '--only', 'passes', '--source', 'auto', '--device', 'cpu']) == 0
+    out = capsys.readouterr().out
+    assert 'source=auto, device=cpu' in out and '02_fails' not in out and re.search(r'total\s+1/1 ok', out)
+
+
+def test_a_stale_python3_kernel_spec_does_not_matter(tiny, tmp_path, monkeypatch, capsys):
+    spec = tmp_path/'kernels'/'python3'; spec.mkdir(parents=True)
+    (spec/'kernel.json').write_text(json.dumps({'argv': ['/nonexistent/python', '-m', 'ipykernel_launcher', '-f', '{connection_file}'],
+                                                'display_name': 'stale', 'language': 'python'}))
+    monkeypatch.setenv('JUPYTER_PATH', str(tmp_path))
+    assert main(['course', '--nbs', str(tiny), '--only', '01']) == 0
+
+
+def test_timeout_fails_the_lesson(tmp_path, capsys):
+    _write(tmp_path, '01_slow.ipynb', 'import time\ntime.sleep(60)')
+    assert main(['course', '--nbs', str(tmp_path), '--timeout', '2']) == 1
+    out = capsys.readouterr().out
+    assert 'timed out' in out and 'time.sleep(60)' in out
+
+
+def test_flags_run_flagged_cells_too(tmp_path, capsys):
+    _write(tmp_path, '01_flagged.ipynb', "#| slow\nfrom mnist_sgd.cli import report; report(slow_ran=1)")
+    assert main(['course', '--nbs', str(tmp_path)]) == 0 and 'slow_ran' not in capsys.readouterr().out
+    assert main(['course', '--nbs', str(tmp_path), '--flags', 'slow']) == 0 and 'slow_ran=1' in capsys.readouterr().out
+
+
+def test_default_jobs():
+    assert cli._parser().parse_args(['course']).jobs == min(2, os.cpu_count())
+
+
+def test_jobs_keep_course_order(tiny):
+    runs = cli.run_course(course_notebooks(tiny), env={'MNIST_SGD_DEVICE': 'cpu'}, jobs=2, progress=False)
+    assert [(r.path.stem, r.status) for r in runs] == [('01_passes', 'ok'), ('02_fails', 'failed')]
+
+
+def test_console_script(tiny):
+    exe = Path(sys.executable).parent/'mnist-sgd'
+    if not exe.exists(): pytest.skip(f'{exe} is not installed (pip install -e . puts it there)')
+    res = subprocess.run([str(exe), 'course', '--nbs', str(tiny)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1, res.stderr
+    assert re.search(r'\[[12]/2\] 01_passes ok', res.stdout) and 'AssertionError: x should be 2 here' in res.stdout
+
+
+def test_results_table_layout():
+    runs = [NotebookRun(Path('01_a.ipynb'), 'ok', 1.25, {'acc': 0.987654, 'n': 3}), NotebookRun(Path('02_bb.ipynb'), 'failed', 10.)]
+    assert results_table(runs).splitlines() == [
+        'notebook  status  seconds  key results',
+        '------------------------------------------',
+        '01_a      ok          1.2  acc=0.9877, n=3',
+        '02_bb     failed     10.0',
+        '------------------------------------------',
+        'total     1/2 ok     11.2']
+
+
+# --- the site
+
+def test_site_has_index_and_lessons_with_embedded_images(course_run):
+    _, out, _, site = course_run
+    assert f'Site: {site/"index.html"}' in out
+    assert sorted(p.name for p in site.iterdir()) == ['01_passes.html', '02_fails.html', 'index.html']
+    index = (site/'index.html').read_text()
+    assert index.index('href="01_passes.html"') < index.index('href="02_fails.html"')
+    assert 'A lesson that works' in index and 'It draws a line' in index and 'accuracy=0.75' in index
+    assert '<td class="failed">failed</td>' in index and index.count('src="data:image/png;base64,') == 1
+    first, second = (site/'01_passes.html').read_text(), (site/'02_fails.html').read_text()
+    assert 'src="data:image/png;base64,' in first and 'href="02_fails.html"' in first and 'href="index.html"' in first
+    assert 'href="01_passes.html"' in second and 'x should be 2 here' in second
+    assert '#| eval' not in first and '#| slow' not in first  # nbdev directives are not shown to readers
+    assert not re.search(r'<script[^>]+src="https?://(?!cdnjs.cloudflare.com/ajax/libs/mathjax)', first)
+    assert re.search(r'<script async(="")? src="https://cdnjs.cloudflare.com/ajax/libs/mathjax', first)  # never holds up the page
+
+
+def test_site_command(tiny, tmp_path, capsys):
+    assert main(['site', str(tmp_path/'s'), '--nbs', str(tiny), '--only', '01']) == 0
+    assert sorted(p.name for p in (tmp_path/'s').iterdir()) == ['01_passes.html', 'index.html']
+
+
+# --- the doctor
+
+def test_doctor_lines(monkeypatch, tmp_path):
+    from mnist_sgd.data import data_root
+    import torch, fastai
+    monkeypatch.delenv('MNIST_SGD_DEVICE', raising=False)
+    monkeypatch.delenv('MNIST_SGD_ANSWERS', raising=False)
+    monkeypatch.setenv('MNIST_SGD_HOME', str(tmp_path/'home'))
+    lines = doctor_lines(timeout=0.5)
+    text = '\n'.join(lines)
+    assert all(l[:2] in ('✓ ', '! ', '✗ ') for l in lines)
+    assert all(' — ' in l for l in lines if not l.startswith('✓'))  # everything not fine says what to do
+    assert f'Python {sys.version.split()[0]} at {sys.executable}' in text
+    assert f'torch {torch.__version__}' in text and f'fastai {fastai.__version__}' in text and 'nbdev' in text
+    dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+    assert f'✓ Device: {dev}' in text
+    assert f'Data folder: {data_root()}' in text
+    assert 'Data will come from: the embedded real-MNIST subset, because MNIST_SGD_SOURCE=embedded' in text
+    assert f'Questionnaire answers: {tmp_path/"home"/"questionnaire.json"}' in text
+    assert f'✓ Course notebooks: {REPO/"nbs"}' in text
+
+
+def test_doctor_flags_a_bad_device_setting(monkeypatch, capsys):
+    monkeypatch.setenv('MNIST_SGD_DEVICE', 'tpu')
+    assert main(['doctor', '--timeout', '0.5']) == 1
+    assert "✗ Device: MNIST_SGD_DEVICE='tpu' is not understood" in capsys.readouterr().out
+
+
+def test_doctor_explains_the_device_choice(monkeypatch):
+    monkeypatch.setenv('MNIST_SGD_DEVICE', 'cpu')
+    assert any(l.startswith('✓ Device: cpu, because MNIST_SGD_DEVICE=cpu — unset') for l in doctor_lines(timeout=0.5))
+
+
+def test_doctor_data_offline(monkeypatch, fresh_fastai_home):
+    import mnist_sgd.data
+    monkeypatch.setattr(mnist_sgd.data, '_online', lambda url, timeout=3.: False)
+    monkeypatch.setenv('MNIST_SGD_SOURCE', 'auto')
+    line = next(l for l in doctor_lines() if 'Data will come from' in l)
+    assert line.startswith('! Data will come from: the embedded real-MNIST subset') and 'no network' in line and 'mnist_sample()' in line
+    monkeypatch.setenv('MNIST_SGD_SOURCE', 'fastai')
+    line = next(l for l in doctor_lines() if 'Data will come from' in l)
+    assert line.startswith('✗ Data will come from: nowhere') and 'MNIST_SGD_SOURCE=auto' in line
+    (fresh_fastai_home/'data'/'mnist_sample'/'train').mkdir(parents=True)
+    line = next(l for l in doctor_lines() if 'Data will come from' in l)
+    assert line.startswith("✓ Data will come from: fastai's real MNIST, cached")
+
+
+def test_doctor_answers_file(monkeypatch, tmp_path):
+    from mnist_sgd.questionnaire import answers_path
+    monkeypatch.delenv('MNIST_SGD_ANSWERS', raising=False)
+    monkeypatch.setenv('MNIST_SGD_HOME', str(tmp_path))
+    assert answers_path() == tmp_path/'questionnaire.json'  # the doctor reports the questionnaire's own location
+    assert any(l.startswith(f'✓ Questionnaire answers: {tmp_path/"questionnaire.json"} (not created yet') for l in doctor_lines(timeout=0.5))
+    (tmp_path/'questionnaire.json').write_text('{}')
+    assert any(l.startswith(f'✓ Questionnaire answers: {tmp_path/"questionnaire.json"} (2 bytes') for l in doctor_lines(timeout=0.5))
+
+
+def test_cuda_without_a_gpu_is_refused_before_running(tiny, capsys):
+    import torch
+    if torch.cuda.is_available(): pytest.skip('this machine has a GPU')
+    assert main(['course', '--nbs', str(tiny), '--device', 'cuda']) == 2
+    captured = capsys.readouterr()
+    assert 'sees no CUDA GPU' in captured.err and 'Running' not in captured.out
+
+
+def test_jobs_fetch_the_data_once_before_lessons_start(tmp_path, fresh_fastai_home, capsys):
+    for i in (1, 2):
+        _write(tmp_path, f'0{i}_data.ipynb', "from mnist_sgd.data import mnist_sample, data_root\n"
+               "import os\nfrom mnist_sgd.cli import report\n"
+               "report(images=len(list((mnist_sample()/'train'/'3').iterdir())), threads=os.environ.get('OMP_NUM_THREADS'))")
+    assert main(['course', '--nbs', str(tmp_path), '--jobs', '2']) == 0
+    threads = os.environ.get('OMP_NUM_THREADS') or str(max(1, os.cpu_count() // 2))  # each kernel gets its share of the cores
+    assert capsys.readouterr().out.count(f'images=400, threads={threads}') == 2
+    assert (fresh_fastai_home/'data'/'mnist_sgd_embedded'/'mnist_sample'/'train'/'3').is_dir()
