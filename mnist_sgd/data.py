@@ -319,9 +319,9 @@ def load_digits(
         if not 0 <= d <= 9: raise MnistDataError(f"MNIST has the digits 0 to 9; {d} is not one of them.")
         files[d] = _png_files(root/str(d))
     key = _fingerprint(root, files) + f'|{list(files)}'
-    # Pixels are kept as bytes (0–255) in the cache: a quarter of the size of floats, so quicker to read back.
-    if cache and key in _memory_cache: pix, y = _memory_cache[key]
+    if cache and key in _memory_cache: x, y = _memory_cache[key]
     else:
+        # The cache file keeps pixels as bytes (0–255): a quarter of the size of floats, so quicker to read back.
         cfile = Path(cache_dir or Path(path).resolve().parent/'mnist_sgd_cache')/f'{hashlib.sha1(key.encode()).hexdigest()}.pt'
         pix = None
         if cache and cfile.exists():
@@ -334,5 +334,6 @@ def load_digits(
                 cfile.parent.mkdir(parents=True, exist_ok=True)
                 tmp = cfile.with_suffix(f'.{os.getpid()}.tmp')
                 torch.save((pix, y), tmp); os.replace(tmp, cfile)
-        if cache: _memory_cache[key] = (pix, y)
-    return pix.float() / 255, y.clone()  # new tensors every time: changing them never changes the cache
+        x = pix.to(torch.float32).div_(255)
+        if cache: _memory_cache[key] = (x, y)
+    return x.clone(), y.clone()  # copies: changing them never changes the cache
