@@ -17,25 +17,14 @@ warm-up, with the two learners' runs interleaved so that a busy machine slows bo
 On a small machine shared with other work, PyTorch's CPU threads can wait on each other; `--threads 1` gives steadier figures.
 """
 from __future__ import annotations
-import argparse, platform, time, warnings
+import argparse, platform, sys, time, warnings
+from pathlib import Path
 warnings.filterwarnings('ignore')
 import torch
 from torch import nn
 
-
-def get_data(seed:int=0):
-    "MNIST_SAMPLE as (xs, ys, vxs, vys) tensors, from fastai's cached download if present, else random data of the same size."
-    from mnist_sgd.data import data_root, load_digits
-    from mnist_sgd.training import binary_xy
-    real = data_root()/'mnist_sample'
-    if (real/'train').is_dir() and (real/'valid').is_dir():
-        xs, ys = binary_xy(*load_digits(real, 'train'))
-        vxs, vys = binary_xy(*load_digits(real, 'valid'))
-        return xs, ys, vxs, vys, f'real MNIST_SAMPLE from {real}'
-    g = torch.Generator().manual_seed(seed)
-    xs, vxs = torch.rand(12_396, 784, generator=g), torch.rand(2_038, 784, generator=g)
-    ys, vys = (torch.rand(12_396, 1, generator=g) > 0.5).float(), (torch.rand(2_038, 1, generator=g) > 0.5).float()
-    return xs, ys, vxs, vys, 'synthetic data of MNIST_SAMPLE size (the real data set is not cached)'
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import training_data  # bench/bench.py, beside this script: the same MNIST_SAMPLE-sized data
 
 
 def ms_per_epoch(fits, epochs:int, repeats:int) -> list[float]:
@@ -70,7 +59,7 @@ def main(argv=None):
     from mnist_sgd.training import mnist_loss, batch_accuracy, TensorBatches
 
     device = default_device() if args.device is None else torch.device(args.device)
-    xs, ys, vxs, vys, what = get_data()
+    xs, ys, vxs, vys, what = training_data()
     print(f'data: {what}: {len(xs):,} train / {len(vxs):,} valid, bs={args.bs}')
     print(f'device: {device}; torch {torch.__version__}, {torch.get_num_threads()} threads; python {platform.python_version()}')
     print(f'{args.epochs} epochs per run, best of {args.repeats} runs\n')
