@@ -5,7 +5,7 @@ from torch import nn
 import torch.nn.functional as F
 import fastcore.test as ft
 from mnist_sgd.multiclass import (softmax, logsumexp, log_softmax, cross_entropy, multi_accuracy, confusion_matrix,
-                                  plot_confusion, most_confused)
+                                  plot_confusion, most_confused, check_two_digits)
 from mnist_sgd.data import load_digits
 
 
@@ -38,9 +38,11 @@ def test_softmax_properties():
 
 
 def test_softmax_errors():
-    ft.test_fail(lambda: softmax(torch.tensor([[1, 2]])), contains='call .float()')
+    ft.test_fail(lambda: softmax(torch.tensor([[1, 2]])), contains='x.float()')
     ft.test_fail(lambda: log_softmax(torch.tensor([1, 2])), contains='floating-point')
-    ft.test_fail(lambda: softmax([1., 2.]), contains='expects a torch.Tensor')
+    ft.test_fail(lambda: softmax(torch.tensor([[1, 2]], dtype=torch.uint8)), contains='x.float() / 255')
+    ft.test_fail(lambda: softmax([1., 2.]), contains='x must be a torch.Tensor')
+    ft.test_fail(lambda: logsumexp([1., 2.]), contains='logsumexp: x must be a torch.Tensor')
 
 
 # --- cross-entropy ----------------------------------------------------------------------------------------------------
@@ -74,8 +76,44 @@ def test_cross_entropy_errors_name_problem_and_fix():
     ft.test_fail(lambda: cross_entropy(l, torch.tensor([3, -1, 4, 1])), contains='found -1')
     ft.test_fail(lambda: cross_entropy(l, t[:3]), contains='preds has 4 items')
     ft.test_fail(lambda: cross_entropy(l[:, 0], t), contains='two-class problem')
-    ft.test_fail(lambda: cross_entropy(l.long(), t), contains='floating-point scores')
-    ft.test_fail(lambda: cross_entropy(l.tolist(), t), contains='expects torch.Tensors')
+    ft.test_fail(lambda: cross_entropy(l.long(), t), contains='preds.float()')
+    ft.test_fail(lambda: cross_entropy(l.tolist(), t), contains='preds must be a torch.Tensor')
+    ft.test_fail(lambda: cross_entropy(l, t.tolist()), contains='targs must be a torch.Tensor')
+
+
+def test_cross_entropy_column_targets_hint_keeps_the_targets():
+    "Issue 13 #11: the hint for (N, 1) targets must not be argmax(dim=1), which would turn every target into 0."
+    l, t = torch.randn(5, 10), torch.tensor([3, 1, 4, 1, 5])
+    for preds in (l, l[:, :1]):
+        with pytest.raises(ValueError) as e: cross_entropy(preds, t[:, None])
+        assert 'argmax' not in str(e.value), str(e.value)
+    with pytest.raises(ValueError) as e: cross_entropy(l, t[:, None])
+    assert 'targs.view(-1)' in str(e.value) and 'squeeze(1)' in str(e.value)
+    ft.test_close(cross_entropy(l, t[:, None].view(-1)), F.cross_entropy(l, t))       # the advised fix gives the right loss
+    # a one-column model with (N, 1) targets is told it needs C outputs (softmax of one score is always 1)
+    ft.test_fail(lambda: cross_entropy(l[:, :1], torch.zeros(5, 1, dtype=torch.long)), contains='single column')
+    ft.test_fail(lambda: multi_accuracy(l[:, :1], torch.zeros(5, dtype=torch.long)), contains='C outputs')
+    # real one-hot rows still get the argmax hint, and following it gives the right loss
+    ft.test_fail(lambda: cross_entropy(l, F.one_hot(t, 10)), contains='targs.argmax(dim=1)')
+    ft.test_close(cross_entropy(l, F.one_hot(t, 10).argmax(dim=1)), F.cross_entropy(l, t))
+    # a (N, C) tensor that is not one-hot is not called one-hot
+    with pytest.raises(ValueError) as e: cross_entropy(l, torch.randint(0, 10, (5, 10)))
+    assert 'one-hot' not in str(e.value)
+
+
+@pytest.mark.parametrize('dtype', [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64])
+def test_cross_entropy_integer_targets_of_any_dtype(dtype):
+    "Issue 13 #18: uint8 targets index as class numbers (not as a boolean mask), in value and gradient."
+    g = torch.Generator().manual_seed(5)
+    logits = torch.randn(8, 10, generator=g).requires_grad_()
+    t = torch.tensor([0, 1, 9, 3, 1, 1, 7, 2])
+    ours = cross_entropy(logits, t.to(dtype)); ours.backward()
+    grad = logits.grad.clone(); logits.grad = None
+    ref = F.cross_entropy(logits, t); ref.backward()
+    ft.test_close(ours, ref, eps=1e-6)
+    ft.test_close(grad, logits.grad, eps=1e-7)
+    ft.test_close(multi_accuracy(logits, t.to(dtype)), multi_accuracy(logits, t))
+    ft.test_eq(confusion_matrix(logits, t.to(dtype)), confusion_matrix(logits, t))
 
 
 def test_cross_entropy_error_types():
@@ -115,7 +153,7 @@ def test_confusion_matrix_vs_sklearn_and_loop():
 def test_confusion_matrix_small_and_errors():
     ft.test_eq(confusion_matrix(torch.tensor([2, 0]), torch.tensor([1, 1]), n=3), torch.tensor([[0, 0, 0], [1, 0, 1], [0, 0, 0]]))
     l, t = torch.randn(6, 10), torch.randint(0, 10, (6,))
-    ft.test_fail(lambda: confusion_matrix(l, t[:, None]), contains='got shape (6, 1)')
+    ft.test_fail(lambda: confusion_matrix(l, t[:, None]), contains=f'got shape ({len(t)}, 1)')
     ft.test_fail(lambda: confusion_matrix(l, t, n=5), contains='pass n=10')
     ft.test_fail(lambda: confusion_matrix(torch.tensor([0, 7]), torch.tensor([0, 1]), n=5), contains='preds must be class indices 0…4, found 7')
     ft.test_fail(lambda: confusion_matrix(torch.tensor([0, 1]), torch.tensor([0, 9]), n=5), contains='targs must be class indices 0…4, found 9')
@@ -161,3 +199,79 @@ def test_fastai_learner_with_our_loss(full_data):
     learn = Learner(dls, nn.Linear(784, 10), opt_func=SGD, loss_func=cross_entropy, metrics=multi_accuracy)
     with learn.no_bar(), learn.no_logging(): learn.fit(10, 0.5)
     assert learn.recorder.values[-1][-1] > 0.87, learn.recorder.values[-1]
+
+
+# --- check_two_digits: the "your turn" check, on any pair and any data -----------------------------------------------------
+def _fit_pair(path, positive, model, epochs=5, lr=1.):
+    from mnist_sgd.training import binary_xy, TensorBatches
+    from mnist_sgd.optim import BasicOptim, train_model
+    x, y = load_digits(path, 'train'); vx, vy = load_digits(path, 'valid')
+    xs, ys = binary_xy(x, y, positive=positive); vxs, vys = binary_xy(vx, vy, positive=positive)
+    train_model(model, epochs, TensorBatches(xs, ys, bs=max(16, len(xs) // 50), seed=0), TensorBatches(vxs, vys, bs=512, shuffle=False),
+                BasicOptim(model.parameters(), lr), device='cpu')
+    return model, vxs, vys
+
+
+@pytest.fixture(scope='module')
+def pair24():
+    from mnist_sgd.data import mnist_sample
+    return mnist_sample(digits=(2, 4), source='embedded', verbose=False)
+
+
+@pytest.mark.parametrize('pair', [(2, 4), (3, 7), (4, 9)])
+def test_check_two_digits_good_model_beats_baseline(pair, capsys):
+    from mnist_sgd.data import mnist_sample
+    from mnist_sgd.baseline import baseline_accuracy
+    from mnist_sgd.training import batch_accuracy
+    path = mnist_sample(digits=pair, source='embedded', verbose=False)
+    torch.manual_seed(0)
+    model, vxs, vys = _fit_pair(path, pair[0], nn.Linear(784, 1), epochs=10)
+    res = check_two_digits(model, path, positive=pair[0])
+    out = capsys.readouterr().out
+    # the baseline, independently: mean images of the training split, pixel distance on the validation split
+    x, y = load_digits(path, 'train'); vx, vy = load_digits(path, 'valid')
+    base = baseline_accuracy(vx[vy == pair[0]], vx[vy == pair[1]], x[y == pair[0]].mean(0), x[y == pair[1]].mean(0))['overall']
+    ft.test_close(res['baseline'], base, eps=1e-9)
+    with torch.no_grad(): ft.test_close(res['accuracy'], batch_accuracy(model(vxs), vys).item(), eps=1e-6)
+    ft.test_eq(res['n_valid'], len(vy))
+    ft.test_eq(res['mistakes'], round((1 - res['accuracy']) * len(vy)))
+    assert res['beats_baseline'] and res['margin'] > 0, res
+    assert out.startswith('✓') and 'beat it by' in out and f'{len(vy):,} validation images' in out, out
+
+
+def test_check_two_digits_bad_models(pair24):
+    torch.manual_seed(1)
+    untrained = nn.Linear(784, 1)
+    with torch.no_grad(): untrained.weight.zero_(); untrained.bias.zero_()
+    res = check_two_digits(untrained, pair24, positive=2, verbose=False)
+    assert not res['beats_baseline'] and res['margin'] < 0 and 'has not learned' in res['verdict'], res
+    trained, *_ = _fit_pair(pair24, 2, nn.Linear(784, 1))
+    flipped = check_two_digits(trained, pair24, positive=4, verbose=False)
+    assert not flipped['beats_baseline'] and flipped['accuracy'] < 0.2 and 'positive=2' in flipped['verdict'], flipped
+    # trained on too little to beat the baseline: one step of a tiny learning rate
+    weak, *_ = _fit_pair(pair24, 2, nn.Linear(784, 1), epochs=1, lr=1e-3)
+    r = check_two_digits(weak, pair24, positive=2, verbose=False)
+    assert not r['beats_baseline'] and r['verdict'].startswith('✗'), r
+    nan_model = nn.Linear(784, 1)
+    with torch.no_grad(): nan_model.bias.fill_(float('nan'))
+    r = check_two_digits(nan_model, pair24, positive=2, verbose=False)
+    assert not r['beats_baseline'] and 'NaN' in r['verdict'] and 'learning rate' in r['verdict'], r
+
+
+def test_check_two_digits_simple_net_and_plain_function(pair24):
+    from mnist_sgd.nonlinear import simple_net
+    torch.manual_seed(2)
+    net, *_ = _fit_pair(pair24, 2, simple_net(), epochs=10)
+    net.train()
+    assert check_two_digits(net, pair24, positive=2, verbose=False)['beats_baseline']
+    assert net.training                                     # the check put the model back in training mode
+    w = torch.zeros(784, 1); b = torch.zeros(1)
+    res = check_two_digits(lambda xb: xb @ w + b, pair24, positive=2, verbose=False)   # a plain function works too
+    assert not res['beats_baseline']
+
+
+def test_check_two_digits_errors(pair24, full_path):
+    ft.test_fail(lambda: check_two_digits(nn.Linear(784, 2), pair24, positive=2), contains='needs one score per image')
+    ft.test_fail(lambda: check_two_digits(nn.Linear(784, 1), pair24, positive=7), contains='positive=7 is not one of')
+    ft.test_fail(lambda: check_two_digits(nn.Linear(784, 1), full_path, positive=2), contains='needs exactly two')
+    ft.test_fail(lambda: check_two_digits(lambda xb: xb.tolist(), pair24, positive=2), contains='not a tensor')
