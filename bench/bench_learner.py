@@ -71,7 +71,7 @@ def main(argv=None):
         return TensorBatches(xs, ys, bs=args.bs, seed=0, device=device), TensorBatches(vxs, vys, bs=args.bs, shuffle=False, device=device)
 
     def ours(dls):
-        learn = Learner(nn.Linear(784, 1), dls, mnist_loss, opt_func=BasicOptim, metrics=batch_accuracy, device=device, progress=False)
+        learn = Learner(dls, nn.Linear(784, 1), mnist_loss, opt_func=BasicOptim, metrics=batch_accuracy, device=device, progress=False)
         return lambda n: learn.fit(n, lr=1.)
     def theirs(dls):
         if isinstance(dls, tuple): dls = DataLoaders(*dls, device=device)

@@ -103,8 +103,8 @@ def _set_lr(opt, lr:float):
 class Learner:
     "Trains `model` on `dls` with `loss_func` and an optimizer from `opt_func`, calling callbacks at every training event."
     def __init__(self,
-                 model, # an `nn.Module`: the parameters to train
                  dls, # fastai `DataLoaders` (`.train`, `.valid`), or a pair `(train_dl, valid_dl)` of iterables of `(xb, yb)`
+                 model, # an `nn.Module`: the parameters to train
                  loss_func, # `loss_func(preds, targs)` gives the scalar tensor that SGD makes smaller
                  opt_func=BasicOptim, # `opt_func(params, lr)` gives an optimizer with `.step()` and `.zero_grad()`
                  metrics=None, # a `metric(preds, targs)`, or a list of them, measured on the validation set
@@ -112,6 +112,11 @@ class Learner:
                  device=None, # where to train; `None` asks `default_device()` each time `fit` starts
                  progress:bool=True, # show progress bars and a table of results while fitting
                 ):
+        if isinstance(dls, torch.nn.Module) and not isinstance(model, torch.nn.Module):
+            raise TypeError(f"Learner: the data comes first and the model second, as in fastai: Learner(dls, model, loss_func); "
+                            f"got a model ({type(dls).__name__}) where the data belongs")
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"Learner: model must be an nn.Module (fit needs .parameters(), .to() and .train()), got {type(model).__name__}")
         if not callable(loss_func): raise TypeError(f"Learner: loss_func must be a function of (preds, targs), got {loss_func!r}")
         self.model, self.loss_func, self.opt_func, self.device, self.progress = model, loss_func, opt_func, device, progress
         self.train_dl, self.valid_dl = _pair(dls)

@@ -47,7 +47,7 @@ def _fastai_learner(dls, model, **kw):
 def test_same_weights_as_fastai_plain_sgd(sample_path, seed):
     from fastai.optimizer import SGD
     model = _linear(seed); fa_model = copy.deepcopy(model)
-    ours = Learner(model, mnist_dls(sample_path, bs=64, seed=seed, device='cpu'), mnist_loss, opt_func=BasicOptim,
+    ours = Learner(mnist_dls(sample_path, bs=64, seed=seed, device='cpu'), model, mnist_loss, opt_func=BasicOptim,
                    metrics=batch_accuracy, device='cpu', progress=False)
     ours.fit(4, lr=1.)
     theirs = _fastai_learner(mnist_dls(sample_path, bs=64, seed=seed, device='cpu'), fa_model, opt_func=SGD,
@@ -64,7 +64,7 @@ def test_same_weights_as_fastai_plain_sgd(sample_path, seed):
 def test_same_weights_as_fastai_with_momentum(sample_path):
     from fastai.optimizer import SGD
     model = _linear(1); fa_model = copy.deepcopy(model)
-    Learner(model, mnist_dls(sample_path, bs=64, seed=3, device='cpu'), mnist_loss,
+    Learner(mnist_dls(sample_path, bs=64, seed=3, device='cpu'), model, mnist_loss,
             opt_func=functools.partial(torch.optim.SGD, momentum=0.9), device='cpu', progress=False).fit(3, lr=0.1)
     theirs = _fastai_learner(mnist_dls(sample_path, bs=64, seed=3, device='cpu'), fa_model,
                              opt_func=functools.partial(SGD, mom=0.9), loss_func=mnist_loss)
@@ -76,7 +76,7 @@ def test_same_weights_as_the_chapter_loop(data):
     "One epoch of the Learner is train_epoch over the same batches."
     from mnist_sgd.training import train_epoch
     m1 = _linear(2); m2 = copy.deepcopy(m1)
-    Learner(m1, _dls(data, seed=5), mnist_loss, device='cpu', progress=False).fit(2, lr=0.5)
+    Learner(_dls(data, seed=5), m1, mnist_loss, device='cpu', progress=False).fit(2, lr=0.5)
     tdl, _ = _dls(data, seed=5); opt = BasicOptim(m2.parameters(), 0.5)
     for _ in range(2): train_epoch(m2, tdl, opt, mnist_loss)
     ft.test_close(m1.weight, m2.weight, eps=1e-6)
@@ -85,8 +85,8 @@ def test_same_weights_as_the_chapter_loop(data):
 def test_opt_funcs_agree(data):
     "BasicOptim and torch.optim.SGD (no momentum) give the same training."
     m1 = _linear(3); m2 = copy.deepcopy(m1)
-    Learner(m1, _dls(data), mnist_loss, opt_func=BasicOptim, device='cpu', progress=False).fit(2, lr=1.)
-    Learner(m2, _dls(data), mnist_loss, opt_func=torch.optim.SGD, device='cpu', progress=False).fit(2, lr=1.)
+    Learner(_dls(data), m1, mnist_loss, opt_func=BasicOptim, device='cpu', progress=False).fit(2, lr=1.)
+    Learner(_dls(data), m2, mnist_loss, opt_func=torch.optim.SGD, device='cpu', progress=False).fit(2, lr=1.)
     ft.test_close(m1.weight, m2.weight, eps=1e-6)
 
 
@@ -98,7 +98,7 @@ def _tiny(data, n_train=2, n_valid=1):
 
 def test_callbacks_fire_in_order(data):
     log = EventLog()
-    Learner(_linear(), _tiny(data), mnist_loss, cbs=[log], device='cpu', progress=False).fit(2, lr=0.1)
+    Learner(_tiny(data), _linear(), mnist_loss, cbs=[log], device='cpu', progress=False).fit(2, lr=0.1)
     epoch = ['before_epoch', 'before_train'] + ['before_batch', 'after_batch'] * 2 + ['after_train', 'before_validate',
              'before_batch', 'after_batch', 'after_validate', 'after_epoch']
     ft.test_eq(log.seen, ['before_fit'] + epoch * 2 + ['after_fit'])
@@ -112,7 +112,7 @@ def test_callback_order_attribute(data):
     class B(Callback):
         order = -5
         def before_fit(self): seen.append('B')
-    learn = Learner(_linear(), _tiny(data), mnist_loss, cbs=[A(), B()], device='cpu', progress=False)
+    learn = Learner(_tiny(data), _linear(), mnist_loss, cbs=[A(), B()], device='cpu', progress=False)
     learn.fit(1, lr=0.1)
     ft.test_eq(seen, ['B', 'A'])
     assert all(cb.learn is learn for cb in learn.cbs)
@@ -120,7 +120,7 @@ def test_callback_order_attribute(data):
 
 def test_fit_cbs_are_for_one_call(data):
     log = EventLog()
-    learn = Learner(_linear(), _tiny(data), mnist_loss, device='cpu', progress=False)
+    learn = Learner(_tiny(data), _linear(), mnist_loss, device='cpu', progress=False)
     learn.fit(1, lr=0.1, cbs=[log])
     n = len(log.seen); learn.fit(1, lr=0.1)
     ft.test_eq(len(log.seen), n)
@@ -131,7 +131,7 @@ def test_cancel_fit(data):
     class StopAfterFirstBatch(Callback):
         def after_batch(self): raise CancelFitException()
     log = EventLog()
-    learn = Learner(_linear(), _dls(data), mnist_loss, cbs=[log, StopAfterFirstBatch()], device='cpu', progress=False)
+    learn = Learner(_dls(data), _linear(), mnist_loss, cbs=[log, StopAfterFirstBatch()], device='cpu', progress=False)
     learn.fit(5, lr=0.1)
     ft.test_eq(log.seen, ['before_fit', 'before_epoch', 'before_train', 'before_batch', 'after_batch', 'after_fit'])
     ft.test_eq(learn.recorder.values, [])
@@ -142,7 +142,7 @@ def test_cancel_batch_skips_the_step(data):
         def before_batch(self):
             if self.learn.training: raise CancelBatchException()
     model = _linear(); w0 = model.weight.detach().clone()
-    learn = Learner(model, _dls(data), mnist_loss, metrics=batch_accuracy, cbs=[SkipTraining()], device='cpu', progress=False)
+    learn = Learner(_dls(data), model, mnist_loss, metrics=batch_accuracy, cbs=[SkipTraining()], device='cpu', progress=False)
     learn.fit(2, lr=1.)
     ft.test_eq(model.weight, w0)                       # no batch got as far as the step
     ft.test_eq(len(learn.recorder.values), 2)          # validation still ran and was recorded
@@ -153,7 +153,7 @@ def test_cancel_epoch_skips_validation_rest(data):
     class SkipValidation(Callback):
         def before_validate(self): raise CancelEpochException()
     log = EventLog()
-    Learner(_linear(), _tiny(data), mnist_loss, cbs=[log, SkipValidation()], device='cpu', progress=False).fit(1, lr=0.1)
+    Learner(_tiny(data), _linear(), mnist_loss, cbs=[log, SkipValidation()], device='cpu', progress=False).fit(1, lr=0.1)
     ft.test_eq(log.seen[-4:], ['before_validate', 'after_validate', 'after_epoch', 'after_fit'])
     assert log.seen.count('before_batch') == 2          # only the training batches
 
@@ -162,7 +162,7 @@ def test_cancel_epoch_skips_validation_rest(data):
 def test_recorder_records_against_direct_computation(data):
     xs, ys, vxs, vys = data
     model = _linear()
-    learn = Learner(model, _dls(data), mnist_loss, metrics=[batch_accuracy], device='cpu', progress=False)
+    learn = Learner(_dls(data), model, mnist_loss, metrics=[batch_accuracy], device='cpu', progress=False)
     learn.fit(3, lr=1.)
     rec = learn.recorder
     ft.test_eq(rec.names, ['epoch', 'train_loss', 'valid_loss', 'batch_accuracy'])
@@ -180,7 +180,7 @@ def test_recorder_records_against_direct_computation(data):
 
 def test_recorder_plots(data):
     import matplotlib.pyplot as plt
-    learn = Learner(_linear(), _dls(data), mnist_loss, metrics=batch_accuracy, device='cpu', progress=False)
+    learn = Learner(_dls(data), _linear(), mnist_loss, metrics=batch_accuracy, device='cpu', progress=False)
     learn.fit(2, lr=1.)
     ax = learn.recorder.plot_loss()
     ft.test_eq(len(ax.lines), 2); ft.test_eq(len(ax.lines[0].get_ydata()), len(learn.recorder.batch_losses))
@@ -195,7 +195,7 @@ def test_several_metrics_and_ten_classes(full_path):
     def top2(preds, targs): return (preds.topk(2, dim=1).indices == targs[:, None]).any(dim=1).float().mean()
     torch.manual_seed(42)
     model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
-    learn = Learner(model, dls, cross_entropy, opt_func=functools.partial(torch.optim.SGD, momentum=0.9),
+    learn = Learner(dls, model, cross_entropy, opt_func=functools.partial(torch.optim.SGD, momentum=0.9),
                     metrics=[multi_accuracy, top2], device='cpu', progress=False)
     learn.fit(5, lr=0.1)
     ft.test_eq(learn.recorder.names[3:], ['multi_accuracy', 'top2'])
@@ -204,7 +204,7 @@ def test_several_metrics_and_ten_classes(full_path):
 
 
 def test_accuracy_floor_three_vs_seven(data):
-    learn = Learner(_linear(42), _dls(data), mnist_loss, metrics=batch_accuracy, device='cpu', progress=False)
+    learn = Learner(_dls(data), _linear(42), mnist_loss, metrics=batch_accuracy, device='cpu', progress=False)
     learn.fit(5, lr=1.)
     assert learn.recorder.values[-1][-1] > 0.94, learn.recorder.values    # seeded runs reach about 0.965
 
@@ -217,7 +217,7 @@ def test_dls_forms(data, sample_path):
              (DataLoader(TensorDataset(xs, ys), batch_size=64, shuffle=True), DataLoader(TensorDataset(vxs, vys), batch_size=256)),
              _tiny(data)]
     for dls in forms:
-        learn = Learner(_linear(), dls, mnist_loss, metrics=batch_accuracy, device='cpu', progress=False)
+        learn = Learner(dls, _linear(), mnist_loss, metrics=batch_accuracy, device='cpu', progress=False)
         learn.fit(1, lr=1.)
         ft.test_eq(len(learn.recorder.values), 1)
 
@@ -227,12 +227,12 @@ def test_device_param(data, monkeypatch):
     asked = []
     def fake_default_device(): asked.append(1); return torch.device('cpu')
     monkeypatch.setattr(L, 'default_device', fake_default_device)
-    learn = Learner(_linear(), _tiny(data), mnist_loss, progress=False)
+    learn = Learner(_tiny(data), _linear(), mnist_loss, progress=False)
     ft.test_eq(asked, [])                               # not asked when the learner is made ...
     learn.fit(1, lr=0.1)
     ft.test_eq(asked, [1])                              # ... but when fit starts
     ft.test_eq(learn.dev, torch.device('cpu'))
-    learn = Learner(_linear(), _tiny(data), mnist_loss, device='cpu', progress=False)
+    learn = Learner(_tiny(data), _linear(), mnist_loss, device='cpu', progress=False)
     learn.fit(1, lr=0.1)
     ft.test_eq(asked, [1])                              # an explicit device is not second-guessed
     ft.test_eq(next(learn.model.parameters()).device.type, 'cpu')
@@ -240,23 +240,36 @@ def test_device_param(data, monkeypatch):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 def test_cuda(data):
-    learn = Learner(_linear(), _dls(data), mnist_loss, metrics=batch_accuracy, device='cuda', progress=False)
+    learn = Learner(_dls(data), _linear(), mnist_loss, metrics=batch_accuracy, device='cuda', progress=False)
     learn.fit(2, lr=1.)
     ft.test_eq(next(learn.model.parameters()).device.type, 'cuda')
     assert learn.recorder.values[-1][-1] > 0.9
 
 
 def test_progress_on_and_off(data, capsys):
-    Learner(_linear(), _dls(data), mnist_loss, metrics=batch_accuracy, device='cpu', progress=False).fit(2, lr=1.)
+    Learner(_dls(data), _linear(), mnist_loss, metrics=batch_accuracy, device='cpu', progress=False).fit(2, lr=1.)
     ft.test_eq(capsys.readouterr().out, '')
-    Learner(_linear(), _dls(data), mnist_loss, metrics=batch_accuracy, device='cpu').fit(2, lr=1.)
+    Learner(_dls(data), _linear(), mnist_loss, metrics=batch_accuracy, device='cpu').fit(2, lr=1.)
     out = capsys.readouterr().out
     assert 'batch_accuracy' in out and 'valid_loss' in out, out
 
 
 def test_errors():
-    ft.test_fail(lambda: Learner(_linear(), [1, 2, 3], mnist_loss), contains='pair (train_dl, valid_dl)')
-    ft.test_fail(lambda: Learner(_linear(), ([], []), 'mse'), contains='loss_func must be a function')
+    ft.test_fail(lambda: Learner([1, 2, 3], _linear(), mnist_loss), contains='pair (train_dl, valid_dl)')
+    ft.test_fail(lambda: Learner(([], []), _linear(), 'mse'), contains='loss_func must be a function')
+    ft.test_fail(lambda: Learner(([], []), 'a model', mnist_loss), contains='model must be an nn.Module')
+
+
+def test_arguments_in_fastais_order(data):
+    "Learner(dls, model, loss_func, ...) as fastai's Learner; the old model-first order gets an error naming the right one."
+    import inspect
+    from fastai.learner import Learner as FastaiLearner
+    ft.test_eq(list(inspect.signature(Learner).parameters)[:3], list(inspect.signature(FastaiLearner).parameters)[:3])
+    ft.test_eq(list(inspect.signature(Learner).parameters)[:3], ['dls', 'model', 'loss_func'])
+    with pytest.raises(TypeError, match=r'data comes first.*Learner\(dls, model, loss_func\)'): Learner(_linear(), _tiny(data), mnist_loss)
+    learn = Learner(dls=_tiny(data), model=_linear(), loss_func=mnist_loss, device='cpu', progress=False)   # by keyword too
+    learn.fit(1, lr=0.1)
+    ft.test_eq(len(learn.recorder.values), 1)
 
 
 def test_bench_script_runs(capsys):
