@@ -293,9 +293,9 @@ def _download(
     def fetch():
         try:
             with urllib.request.urlopen(url, timeout=timeout) as r, open(part, 'wb') as f:
-                state['last'] = time.monotonic()
+                state['last'], read = time.monotonic(), getattr(r, 'read1', r.read)  # read1: what has arrived, so a trickle is noticed
                 while not cancel.is_set():
-                    chunk = r.read(1 << 16)
+                    chunk = read(1 << 16)
                     if not chunk: break
                     f.write(chunk); state['got'] += len(chunk); state['last'] = time.monotonic()
             if not cancel.is_set(): os.replace(part, dest); box['done'] = True
