@@ -474,13 +474,19 @@ _memory_cache = {}
 def _png_files(folder:Path) -> list[os.DirEntry]:
     "The PNG files of one digit folder (as directory entries, sorted by name), with a clear error when there are none or some images are not PNGs."
     if not folder.is_dir(): raise MnistDataError(f"Missing folder {folder}: expected a folder of 28×28 PNG digits there.")
-    with os.scandir(folder) as it: entries = [e for e in it if not e.name.startswith('.')]  # .DS_Store, ._x.png (macOS), …
-    others = sorted(e.name for e in entries if os.path.splitext(e.name)[1].lower() in IMAGE_EXTS)
+    files, others = [], []
+    with os.scandir(folder) as it:
+        for e in it:
+            if e.name.startswith('.'): continue  # .DS_Store, ._x.png (macOS), …
+            low = e.name.lower()
+            if low.endswith('.png'): files.append(e)
+            elif low.endswith(IMAGE_EXTS): others.append(e.name)
+    others.sort()
     if others:
         raise MnistDataError(f"{folder} holds {len(others)} image(s) that are not PNGs ({', '.join(others[:3])}{', …' if len(others) > 3 else ''}); "
                              "MNIST's images are PNGs and only those are read. Convert each one, e.g. "
                              "Image.open(f).convert('L').resize((28, 28)).save(f.with_suffix('.png')), then delete or move the original.")
-    files = sorted((e for e in entries if e.name.lower().endswith('.png')), key=lambda e: e.name)
+    files.sort(key=lambda e: e.name)
     if not files: raise MnistDataError(f"Folder {folder} has no .png images; is the data set complete? Delete the folder and load it again.")
     return files
 
@@ -651,8 +657,8 @@ def data_status(
     if left: out.append(('warn', f"{len(left)} unfinished temporary folder(s) or file(s) left by interrupted writes: {', '.join(p.name for p in left[:3])}",
                          "the next write removes those of writers that are gone; or delete them yourself when nothing is loading"))
     beside, user = root.resolve()/'mnist_sgd_cache', _user_cache()/'cache'
-    if _can_write(beside): out.append(('ok', f'Tensor cache: {beside}', ''))
-    elif _can_write(user): out.append(('warn', f'Tensor cache: {beside} is read-only, so caches go to {user}', ''))
-    else: out.append(('warn', f'Tensor cache: neither {beside} nor {user} can be written; loads are cached in memory only',
+    if _can_write(beside): out.append(('ok', f'Tensor cache: a mnist_sgd_cache folder beside each data set in {root}', ''))
+    elif _can_write(user): out.append(('warn', f'Tensor cache: {root} is read-only, so caches go to {user}', ''))
+    else: out.append(('warn', f'Tensor cache: neither {root} nor {user} can be written; loads are cached in memory only',
                       'set XDG_CACHE_HOME to a writable folder to keep caches between sessions'))
     return out
