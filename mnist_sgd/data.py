@@ -4,7 +4,7 @@
 
 # %% ../nbs/lib/data.ipynb #4ece01ba
 from __future__ import annotations
-import csv, hashlib, operator, os, re, shutil, socket, tarfile, tempfile, threading, time, urllib.request, warnings, zlib
+import csv, errno, hashlib, operator, os, re, shutil, socket, tarfile, tempfile, threading, time, urllib.request, warnings, zlib
 from pathlib import Path
 from urllib.parse import urlparse
 import numpy as np
@@ -274,6 +274,8 @@ def _online(url:str, timeout:float=3.) -> bool:
     try: return _in_thread(probe, timeout)  # the thread bounds the name lookup, which the socket's timeout does not cover
     except OSError: return False  # TimeoutError is an OSError too
 
+_NO_ROOM = {errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, getattr(errno, 'EDQUOT', errno.ENOSPC)} # our fault, not the archive's
+
 def _within(root:Path, name:str) -> bool:
     "Does the archive member `name` stay inside `root` once extracted?"
     target = (root/name).resolve()
@@ -327,9 +329,11 @@ def safe_extract(
 ) -> Path:
     "Extract `archive` so that its top folder becomes `dest`: all or nothing, and nothing outside `dest`."
     archive, dest = Path(archive), Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _clean_stale(dest)
-    tmp = _tmp_dir(dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _clean_stale(dest)
+        tmp = _tmp_dir(dest)
+    except OSError as e: raise _not_writable(dest.parent, e, f'the contents of {archive.name}') from None
     try:
         try:
             with tarfile.open(archive) as tf:
@@ -341,6 +345,7 @@ def safe_extract(
                         raise MnistDataError(f"Refusing to extract {archive.name}: link {m.name!r} points outside {dest} ({m.linkname!r}).")
                 tf.extractall(tmp, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
         except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+            if getattr(e, 'errno', None) in _NO_ROOM: raise _not_writable(dest.parent, e, f'the contents of {archive.name}') from None
             archive.unlink(missing_ok=True)
             raise MnistDataError(f"The archive {archive} is corrupt or incomplete ({type(e).__name__}: {e}). It has been deleted: "
                                  "run again to download it afresh, or use source='embedded' to work offline.") from e

@@ -651,6 +651,7 @@ def test_cache_folder_deleted_again_and_again_while_loading(sample_path, tmp_pat
     assert fails == 0
 
 
+@pytestmark_posix
 def test_killed_embedded_write_leaves_no_partial_folder_for_ever(tmp_path):
     code = 'import sys; from mnist_sgd.data import mnist_full; mnist_full(source="embedded", data=sys.argv[1], verbose=False)'
     p = subprocess.Popen([sys.executable, '-c', code, str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -689,3 +690,14 @@ def test_deleted_valid_folder_is_repaired_and_nothing_of_the_learner_is_lost(tmp
     (path/'labels.csv').unlink()
     mnist_sample(source='embedded', data=tmp_path, verbose=False)
     assert len((path/'labels.csv').read_text().splitlines()) == 1001
+
+
+def test_a_full_disk_during_extraction_keeps_the_archive(tmp_path, monkeypatch):
+    "Running out of room is not the archive's fault: it is kept (no second download), and the error says what happened."
+    import errno
+    arch = make_sample_archive(tmp_path/'mnist_sample.tgz')
+    def full(self, *a, **k): raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(tarfile.TarFile, 'extractall', full)
+    with pytest.raises(MnistDataError, match=r'Cannot write the contents of mnist_sample.tgz .*No space left'):
+        safe_extract(arch, tmp_path/'out'/'mnist_sample')
+    assert arch.exists() and not list((tmp_path/'out').iterdir())

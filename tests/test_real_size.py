@@ -55,7 +55,7 @@ def _table(stdout:str) -> list[tuple[str, str, str]]:
 def test_every_lesson_passes_on_full_size_data(standin_home, tmp_path):
     from mnist_sgd.cli import course_notebooks, find_nbs
     lessons = [p.stem for p in course_notebooks(find_nbs())]
-    env = {**os.environ, 'FASTAI_HOME': str(standin_home), 'MNIST_SGD_HOME': str(tmp_path/'home'), 'PYTHONPATH': str(ROOT)}
+    env = {**os.environ, 'FASTAI_HOME': str(standin_home), 'MNIST_SGD_HOME': str(tmp_path/'home'), 'PYTHONPATH': os.pathsep.join([str(ROOT), *filter(None, [os.environ.get('PYTHONPATH')])])}
     env.pop('MNIST_SGD_SOURCE', None)
     # `python -m mnist_sgd.cli course ...`, spelled so that it runs whether or not cli.py has a __main__ block
     cli = 'import sys; from mnist_sgd.cli import main; sys.exit(main(sys.argv[1:]))'
