@@ -4,7 +4,7 @@
 
 # %% ../nbs/lib/data.ipynb #4ece01ba
 from __future__ import annotations
-import csv, errno, hashlib, operator, os, re, shutil, socket, tarfile, tempfile, threading, time, urllib.request, warnings, zlib
+import csv, errno, hashlib, numbers, operator, os, re, shutil, socket, tarfile, tempfile, threading, time, urllib.request, warnings, zlib
 from pathlib import Path
 from urllib.parse import urlparse
 import numpy as np
@@ -289,7 +289,11 @@ def _download(
     seconds:float|None=None, # the most the whole download may take; `None` reads `MNIST_SGD_DOWNLOAD_SECONDS`, else `DOWNLOAD_SECONDS`
 ) -> Path:
     "Download `url` to `dest` with every wait bounded; a stalled or endless download is abandoned with an `MnistDataError`."
-    if seconds is None: seconds = float(os.environ.get('MNIST_SGD_DOWNLOAD_SECONDS') or DOWNLOAD_SECONDS)
+    if seconds is None:
+        env = os.environ.get('MNIST_SGD_DOWNLOAD_SECONDS', '').strip()
+        try: seconds = float(env or DOWNLOAD_SECONDS); assert seconds > 0
+        except (ValueError, AssertionError):
+            raise MnistDataError(f"MNIST_SGD_DOWNLOAD_SECONDS={env!r} should be a number of seconds above 0, such as 600; fix or unset it.") from None
     part = dest.with_name(f'.{dest.name}.partial-{_HOST}-{os.getpid()}-{threading.get_ident()}')
     cancel, state, box = threading.Event(), {'last': time.monotonic(), 'got': 0}, {}
     def fetch():
@@ -431,7 +435,7 @@ def _announce(path:Path, source:str, layout:str, why:str=''):
     print(f"Using {what}: {sum(counts.values()):,} images ({sizes}) in {path}{why}")
 
 def _check_timeout(timeout) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0:
         raise MnistDataError(f"timeout is the number of seconds to wait for the network, a number above 0; got {timeout!r}")
     return float(timeout)
 

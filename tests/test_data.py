@@ -425,9 +425,12 @@ def test_download_over_http_then_fastai_checks(http_served, fresh_fastai_home, m
     assert load_digits(path, 'valid', cache=False)[1].tolist() == [3, 3, 3, 7, 7, 7]
 
 
-def test_timeout_must_be_a_positive_number():
-    for bad in (0, -5, 'soon', None):
+def test_timeout_must_be_a_positive_number(tmp_path, monkeypatch):
+    for bad in (0, -5, 'soon', None, float('nan')):
         with pytest.raises(MnistDataError, match='timeout is the number of seconds'): mnist_sample(source='embedded', timeout=bad)
+    monkeypatch.setenv('MNIST_SGD_DOWNLOAD_SECONDS', 'ten')
+    with pytest.raises(MnistDataError, match="MNIST_SGD_DOWNLOAD_SECONDS='ten' should be a number of seconds"):
+        data._download('file:///nowhere.tgz', tmp_path/'x.tgz')
 
 
 # --- issue 13: data folders ----------------------------------------------------------------------------------------
