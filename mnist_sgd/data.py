@@ -13,8 +13,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['MNIST_SAMPLE_URL', 'MNIST_URL', 'SOURCES', 'SPLITS', 'EMBEDDED_DIR', 'REAL_SIZES', 'IMAGE_EXTS', 'DOWNLOAD_SECONDS',
-           'MnistDataError', 'data_root', 'safe_extract', 'mnist_sample', 'mnist_full', 'load_digits', 'data_status']
+__all__ = ['MNIST_SAMPLE_URL', 'MNIST_URL', 'SOURCES', 'SPLITS', 'EMBEDDED_DIR', 'DOWNLOAD_SECONDS', 'MnistDataError',
+           'data_root', 'safe_extract', 'mnist_sample', 'mnist_full', 'load_digits', 'data_status']
 
 # %% ../nbs/lib/data.ipynb #c5c88aa1
 class MnistDataError(ValueError):
@@ -25,8 +25,8 @@ MNIST_URL = 'https://s3.amazonaws.com/fast-ai-imageclas/mnist_png.tgz' # fastai'
 SOURCES = ('auto', 'fastai', 'embedded')
 SPLITS = {'sample': ('train', 'valid'), 'full': ('training', 'testing')}
 EMBEDDED_DIR = 'mnist_sgd_embedded'
-REAL_SIZES = {'mnist_sample': (12_396, 2_038), 'mnist_png': (60_000, 10_000)} # images per split in fastai's downloads
-IMAGE_EXTS = ('.jpg', '.jpeg', '.gif', '.bmp', '.tif', '.tiff', '.webp') # images the loader will not read (it reads PNGs)
+_REAL_SIZES = {'mnist_sample': (12_396, 2_038), 'mnist_png': (60_000, 10_000)} # images per split in fastai's downloads
+_IMAGE_EXTS = ('.jpg', '.jpeg', '.gif', '.bmp', '.tif', '.tiff', '.webp') # images the loader will not read (it reads PNGs)
 DOWNLOAD_SECONDS = 600. # the most a whole download may take; `MNIST_SGD_DOWNLOAD_SECONDS` overrides it
 
 # %% ../nbs/lib/data.ipynb #53c8529b
@@ -489,7 +489,7 @@ def _png_files(folder:Path) -> list[os.DirEntry]:
             if e.name.startswith('.'): continue  # .DS_Store, ._x.png (macOS), …
             low = e.name.lower()
             if low.endswith('.png'): files.append(e)
-            elif low.endswith(IMAGE_EXTS): others.append(e.name)
+            elif low.endswith(_IMAGE_EXTS): others.append(e.name)
     others.sort()
     if others:
         raise MnistDataError(f"{folder} holds {len(others)} image(s) that are not PNGs ({', '.join(others[:3])}{', …' if len(others) > 3 else ''}); "
@@ -658,8 +658,8 @@ def data_status(
         if problems:
             fix = 'call mnist_sample() / mnist_full() again to repair it' if what.startswith('the embedded') else f'delete {path} and load it again'
             out.append(('fail', f"{what} in {path} is incomplete or damaged: {'; '.join(problems)}", fix))
-        elif path.name in REAL_SIZES and what.startswith('fastai') and tuple(counts.values()) != REAL_SIZES[path.name]:
-            want = ' / '.join(f'{n:,}' for n in REAL_SIZES[path.name])
+        elif path.name in _REAL_SIZES and what.startswith('fastai') and tuple(counts.values()) != _REAL_SIZES[path.name]:
+            want = ' / '.join(f'{n:,}' for n in _REAL_SIZES[path.name])
             out.append(('warn', f"{what} in {path} has {sizes} images, not the {want} of fastai's download", f'delete {path} and load it again'))
         else: out.append(('ok', f'{what}: {sizes} images in {path}', ''))
     left = [p for d in (root, emb, root/'mnist_sgd_pairs', root/'archive') if d.is_dir() for p in d.glob('.*.partial-*')]
