@@ -540,7 +540,10 @@ def _check_broadcast_shape(fn) -> Findings:
     for s1, s2 in [((1010, 28, 28), (28, 28)), ((5, 1), (5,)), ((3, 1, 5), (4, 1)), ((), (2, 3)), ((6,), (6,)), ((2, 1), (1, 3)), ((1,), (7, 4))]:
         want, label = tuple(torch.broadcast_shapes(s1, s2)), f"broadcast_shape({s1}, {s2})"
         out = run_answer(fn, s1, s2)
-        if isinstance(out, Raised): r.bad(f"{label} raised {exc_text(out.exc)}, but these shapes do broadcast (to {want})", exc_hint(out.exc)); continue
+        if isinstance(out, Raised):
+            r.bad(f"{label} raised {exc_text(out.exc)}, but these shapes do broadcast (to {want})",
+                  "line the shapes up from the right (the last axes first): lined up from the left they clash" if _left_aligned(s1, s2) is None
+                  else exc_hint(out.exc)); continue
         if not isinstance(out, (tuple, list, torch.Size)): r.bad(f"{label} returned {fmt(out)}, not a tuple", "return the shape as a tuple, like `(1010, 28, 28)`"); continue
         out = tuple(out)
         if out == want: r.ok(f"{label} → {want}"); continue
@@ -586,7 +589,7 @@ def _check_mini_batches(fn) -> Findings:
 
 # %% ../nbs/lib/graders.ipynb #5b0e3a61
 _RAW = torch.tensor([[2.1], [-0.3], [0.3], [-1.5], [0.8], [0.2], [-0.1], [1.2], [0.4], [-2.]])
-_RAW_T = torch.tensor([1., 0., 1., 0., 1., 0., 1., 1., 1., 1.])
+_RAW_T = torch.tensor([1., 0., 1., 0., 1., 0., 1., 1., 1., 0.])  # chosen so that every slip below gives another number
 _ACC_SLIPS = [(lambda p, t: ((p > 0).float() == t).float().mean(),
                "predictions of shape (N, 1) against targets of shape (N,) broadcast into an N×N table of every prediction "
                "against every target; flatten first: `preds.view(-1)` (or `preds.squeeze(1)`)"),

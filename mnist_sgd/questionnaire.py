@@ -4,7 +4,7 @@
 
 # %% ../nbs/lib/questionnaire.ipynb #3d59f968
 from __future__ import annotations
-import contextlib, dataclasses, difflib, importlib.resources, inspect, re, sys, textwrap
+import contextlib, dataclasses, difflib, importlib.resources, inspect, json, re, sys, textwrap
 from pathlib import Path
 import pandas as pd
 import torch
@@ -171,8 +171,9 @@ def answer(
                        + e['text'].replace('\n', '\n> ') + "\n\nType a new answer between the quotes to replace it.")
         return _Md(f"{head}: not answered yet. Type your answer between the quotes and run the cell again.")
     def change(answers):
+        before = _saved_entry(answers, qn)
         e = entry(answers, qn.id)
-        if not e and _saved_entry(answers, qn): e.update(_saved_entry(answers, qn))  # a renamed question: carry the old entry over
+        if not e and before: e.update(json.loads(json.dumps(before)))  # a renamed question: carry a copy of the old entry over
         if e.get('text') == text: return False
         if e.get('text'): e.setdefault('history', []).append({'text': e['text'], 'saved': e.get('saved')})
         e.update(text=text, saved=_now(), question=qn.text)
