@@ -188,7 +188,7 @@ def _timer(seconds:float):
     try: yield
     finally:
         state['done'] = True; stop.set(); t.join()
-        _raise_in(me, None) if False else None  # nothing pending can outlive the block: the watchdog has stopped
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(me), None)  # clear a stop sent just as the block ended
 
 @contextlib.contextmanager
 def limited(
