@@ -63,7 +63,10 @@ def load_bank(
     path:str|Path|None=None, # a bank file; `None` reads the one shipped with the package
 ) -> tuple:
     "The questions of the bank, in order, and its sections as `{id: title}`."
-    raw = Path(path).read_bytes() if path else importlib.resources.files('mnist_sgd').joinpath(BANK_FILE).read_bytes()
+    try: raw = Path(path).read_bytes() if path else importlib.resources.files('mnist_sgd').joinpath(BANK_FILE).read_bytes()
+    except FileNotFoundError as e:
+        raise BankError(f"The question bank {path or 'mnist_sgd/' + BANK_FILE} is missing" + ("" if path else
+                        " from this installation (a package built without its data files); reinstall mnist_sgd") + ".") from e
     try: data = tomllib.loads(raw.decode('utf-8-sig'))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e: raise BankError(f"The question bank {path or BANK_FILE} is not valid TOML: {e}") from e
     sections = {s['id']: s['title'] for s in data.get('sections', [])}
