@@ -78,7 +78,7 @@ def test_each_question_has_text_answer_key_points_section_and_lesson(q):
     assert q.text.rstrip().endswith(('?', '.', ')')), q.text[-30:]
     assert 2 <= len(q.key_points) <= 4 and all(len(p) > 10 for p in q.key_points)
     assert q.section in SECTIONS
-    if q.id != 'list-comprehension': assert (ROOT/'nbs'/f'{q.lesson}.ipynb').exists(), q.lesson
+    assert (ROOT/'nbs'/f'{q.lesson}.ipynb').exists(), q.lesson
 
 
 def test_the_bank_file_is_data_with_the_fields_the_issue_asks_for():
