@@ -783,3 +783,60 @@ def _check_relu_module(value) -> Findings:
         r.ok("inside nn.Sequential(Linear, your module, Linear): the same outputs and gradients as with nn.ReLU")
     else: r.bad("inside nn.Sequential your module gives other outputs or gradients than nn.ReLU", "`forward(self, x)` should return `F.relu(x)` and nothing else")
     return r
+
+# %% ../nbs/lib/graders.ipynb #4305bbfd
+def _import_fastai():
+    import fastai.learner, fastai.optimizer, fastai.data.core  # noqa: F401  (slow the first time: outside the time limit)
+
+def _toy_dls(seed:int):
+    "A tiny `DataLoaders` of flattened 28×28 inputs and (N, 1) targets."
+    from fastai.data.core import DataLoaders
+    from fastai.data.load import DataLoader
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.rand(32, 28*28, generator=g), (torch.rand(32, 1, generator=g) > 0.5).float()
+    return DataLoaders(DataLoader(list(zip(x[:24], y[:24])), bs=8), DataLoader(list(zip(x[24:], y[24:])), bs=8))
+
+def _metric_funcs(learn) -> list:
+    return [getattr(m, 'func', m) for m in (learn.metrics or [])]
+
+@grader('learner-needs', prepare=_import_fastai)
+def _check_make_learner(fn) -> Findings:
+    "Grade `make_learner(dls)`: fastai's Learner with the data, a linear model, SGD, mnist_loss and batch_accuracy."
+    from fastai.learner import Learner
+    from fastai.optimizer import SGD
+    from mnist_sgd.training import mnist_loss, batch_accuracy
+    r = Findings()
+    if not _need_callable(r, fn, 'make_learner(dls)'): return r
+    dls = _toy_dls(37)
+    learn = run_answer(fn, dls)
+    if isinstance(learn, Raised): r.bad(f"make_learner(dls) raised {exc_text(learn.exc)}", exc_hint(learn.exc)); return r
+    if not isinstance(learn, Learner):
+        r.bad(f"make_learner(dls) returned {fmt(learn, 60)}, not fastai's Learner",
+              "build it with fastai's class: `Learner(dls, model, opt_func=SGD, loss_func=mnist_loss, metrics=batch_accuracy)`" +
+              (" (this one is the Learner we wrote by hand in lesson 8)" if type(learn).__module__ == 'mnist_sgd.learner' else '')); return r
+    if learn.dls is dls: r.ok("it trains on the DataLoaders it is given")
+    else: r.bad("the Learner holds other data than the DataLoaders you were given", "pass `dls` itself as the first argument")
+    xb, yb = dls.one_batch()
+    try:
+        with torch.no_grad(): out = learn.model(xb)
+    except Exception as e: out = Raised(e)
+    if isinstance(out, Raised): r.bad(f"the model cannot take a batch of 784 pixels ({exc_text(out.exc)})", "a linear model of the flattened image: `nn.Linear(28*28, 1)`")
+    elif not isinstance(out, torch.Tensor) or out.shape != (len(xb), 1): r.bad(f"the model gives {fmt(out, 40)} for a batch of {len(xb)}, expected shape ({len(xb)}, 1)", "one output per image: `nn.Linear(28*28, 1)`")
+    else: r.ok(f"the model turns a batch ({len(xb)}, 784) into ({len(xb)}, 1) outputs")
+    opt = learn.opt_func
+    if opt is SGD: r.ok("the optimiser is fastai's SGD")
+    elif isinstance(opt, type) or not callable(opt) or getattr(opt, '__name__', '') == 'SGD' and opt is not SGD:
+        r.bad(f"opt_func is {fmt(opt, 50)}", "hand over fastai's `SGD` function itself (`from fastai.optimizer import SGD`), not `torch.optim.SGD` and not a call")
+    else: r.bad(f"the optimiser is {getattr(opt, '__name__', fmt(opt, 40))}, not SGD", "the chapter's Learner steps with plain SGD: `opt_func=SGD`")
+    g = torch.Generator().manual_seed(5)
+    p, t = torch.randn(16, 1, generator=g), (torch.rand(16, 1, generator=g) > 0.5).float()
+    try: same_loss = torch.allclose(torch.as_tensor(learn.loss_func(p, t)).float(), mnist_loss(p, t), atol=1e-6)
+    except Exception: same_loss = False
+    if same_loss: r.ok("the loss is mnist_loss")
+    else: r.bad(f"the loss function ({getattr(learn.loss_func, '__name__', type(learn.loss_func).__name__)}) is not mnist_loss",
+                "`loss_func=mnist_loss` (the function, not a call): sigmoid, then the distance to the target")
+    funcs = _metric_funcs(learn)
+    if any(f is batch_accuracy for f in funcs): r.ok("it reports batch_accuracy after each epoch")
+    elif not funcs: r.bad("it reports no metric", "add `metrics=batch_accuracy`, so that each epoch shows the accuracy on the validation set")
+    else: r.bad(f"its metrics are {[getattr(f, '__name__', type(f).__name__) for f in funcs]}", "`metrics=batch_accuracy`: the accuracy of the chapter's 3-versus-7 model")
+    return r

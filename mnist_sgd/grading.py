@@ -9,8 +9,9 @@ from typing import Callable
 import torch
 
 # %% auto #0
-__all__ = ['EXC_HINTS', 'TIME_LIMIT', 'OUTPUT_LIMIT', 'GRADERS', 'CheckResult', 'Findings', 'NotAnswered', 'Raised', 'run_answer',
-           'unanswered', 'exc_text', 'exc_hint', 'fmt', 'same', 'GradingTimeout', 'OutputFlood', 'limited', 'grader']
+__all__ = ['EXC_HINTS', 'TIME_LIMIT', 'OUTPUT_LIMIT', 'GRADERS', 'PREPARE', 'CheckResult', 'Findings', 'NotAnswered', 'Raised',
+           'run_answer', 'unanswered', 'exc_text', 'exc_hint', 'fmt', 'same', 'GradingTimeout', 'OutputFlood',
+           'limited', 'grader']
 
 # %% ../nbs/lib/grading.ipynb #d509437e
 class CheckResult:
@@ -203,13 +204,18 @@ def limited(
     timer = _timer(seconds) if seconds is not None else contextlib.nullcontext()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), timer: yield out
 
-# %% ../nbs/lib/grading.ipynb #f9e3d6f4
+# %% ../nbs/lib/grading.ipynb #e9c95a8a
 GRADERS: dict[str, Callable] = {}  # question id → grader
+PREPARE: dict[str, Callable] = {}  # question id → what to do before the time limit starts (a slow import, say)
 
-def grader(qid:str):
+def grader(
+    qid:str, # the question's id
+    prepare:Callable|None=None, # called before the learner's code runs, outside the time limit
+):
     "Register the decorated function as the grader of question `qid`."
     def register(fn):
         if qid in GRADERS and GRADERS[qid] is not fn: raise ValueError(f"question {qid!r} already has a grader, {GRADERS[qid].__name__}")
         GRADERS[qid] = fn
+        if prepare is not None: PREPARE[qid] = prepare
         return fn
     return register

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from .answers import (ANSWERS_FORMAT, AnswersFileError, AnswersFileWarning, answers_path, answers_status,
                                load_answers, save_answers, update, entry, _now)
-from .grading import (CheckResult, GradingTimeout, OutputFlood, NotAnswered, GRADERS, TIME_LIMIT, OUTPUT_LIMIT,
+from .grading import (CheckResult, GradingTimeout, OutputFlood, NotAnswered, GRADERS, PREPARE, TIME_LIMIT, OUTPUT_LIMIT,
                                limited, unanswered, exc_text)
 from . import graders as _graders  # registers every grader
 from matplotlib.axes import Axes
@@ -323,6 +323,7 @@ def check(
                                                       f"then compare with our key points: assess({qn.id!r}).")
     try:
         if unanswered(value): raise NotAnswered()
+        PREPARE.get(qn.id, lambda: None)()  # a slow import, say: not counted against your code's time
         with torch.random.fork_rng(devices=[]), limited(time_limit, output_limit) as out:
             items = qn.grader(value).items
         if out.text: items = items + [(None, _printed_note(out.text), None)]

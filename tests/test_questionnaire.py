@@ -54,7 +54,12 @@ def solution_code(qn) -> str: return '\n'.join(part.split('```')[0] for part in 
 
 def solution(qid):
     "Our reference solution, run from the very text `reveal` shows."
-    qn = question(qid); ns = {'torch': torch, 'nn': nn, 'F': F, 'plot_function': plot_function}
+    from fastai.learner import Learner
+    from fastai.optimizer import SGD
+    from mnist_sgd.training import mnist_loss, batch_accuracy
+    qn = question(qid)
+    ns = {'torch': torch, 'nn': nn, 'F': F, 'plot_function': plot_function, 'Learner': Learner, 'SGD': SGD,
+          'mnist_loss': mnist_loss, 'batch_accuracy': batch_accuracy}
     exec(solution_code(qn), ns)
     names = [n.strip() for n in qn.answer_name.split(',')]
     return ns[names[0]] if len(names) == 1 else tuple(ns[n] for n in names)

@@ -15,7 +15,7 @@ from mnist_sgd.questionnaire import QUESTIONS, CheckResult, Question, check, que
 
 CODE_IDS = ['list-comprehension', 'rank-vs-shape', 'rmse-and-l1', 'tensor-3x3', 'broadcasting', 'why-mini-batches', 'what-is-loss',
             'accuracy-as-loss', 'sigmoid', 'loss-vs-metric', 'weight-update', 'epoch-code', 'zip-pairs', 'view', 'bias',
-            'matmul-operator', 'zero-gradients', 'training-loop', 'relu-plot', 'relu-function-vs-module']
+            'matmul-operator', 'zero-gradients', 'learner-needs', 'training-loop', 'relu-plot', 'relu-function-vs-module']
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +35,12 @@ def solution_code(qn) -> str:
 
 def solution(qid):
     "Our reference solution, run from the very text `reveal` shows."
-    qn = question(qid); ns = {'torch': torch, 'nn': nn, 'F': F, 'plot_function': plot_function}
+    from fastai.learner import Learner
+    from fastai.optimizer import SGD
+    from mnist_sgd.training import mnist_loss, batch_accuracy
+    qn = question(qid)
+    ns = {'torch': torch, 'nn': nn, 'F': F, 'plot_function': plot_function, 'Learner': Learner, 'SGD': SGD,
+          'mnist_loss': mnist_loss, 'batch_accuracy': batch_accuracy}
     exec(solution_code(qn), ns)
     names = [n.strip() for n in qn.answer_name.split(',')]
     return ns[names[0]] if len(names) == 1 else tuple(ns[n] for n in names)
@@ -385,6 +390,10 @@ def test_newer_checks_accept_other_right_answers(qid, value):
 
 # ---------------------------------------------------------------- ... and name the slips learners of this chapter make
 
+def _other_dls():
+    import mnist_sgd.graders as g
+    return g._toy_dls(99)
+
 def _bs_left(s1, s2):
     n = max(len(s1), len(s2)); a, b = tuple(s1) + (1,)*(n - len(s1)), tuple(s2) + (1,)*(n - len(s2))
     if any(x != y and 1 not in (x, y) for x, y in zip(a, b)): raise ValueError('no')
@@ -423,7 +432,23 @@ class _WithWeights(nn.Module):
 class _InPlace(nn.Module):
     def forward(self, x): return F.relu(x, inplace=True)
 
+from fastai.learner import Learner
+from fastai.optimizer import SGD, Adam
+from mnist_sgd.learner import Learner as HandLearner
+from mnist_sgd.training import mnist_loss, batch_accuracy
+
+def _learner(model=None, opt_func=SGD, loss_func=mnist_loss, metrics=batch_accuracy, cls=Learner):
+    return lambda dls: cls(dls, model or nn.Linear(28*28, 1), opt_func=opt_func, loss_func=loss_func, metrics=metrics)
+
 NEW_WRONG = [
+    ('learner-needs', _learner(opt_func=Adam), 'plain SGD'),
+    ('learner-needs', _learner(opt_func=torch.optim.SGD), 'not `torch.optim.SGD`'),
+    ('learner-needs', _learner(metrics=None), 'no metric'),
+    ('learner-needs', _learner(loss_func=F.mse_loss), 'is not mnist_loss'),
+    ('learner-needs', _learner(model=nn.Linear(28, 1)), 'cannot take a batch of 784 pixels'),
+    ('learner-needs', lambda dls: nn.Linear(28*28, 1), "not fastai's Learner"),
+    ('learner-needs', lambda dls: HandLearner(nn.Linear(28*28, 1), dls, mnist_loss, metrics=batch_accuracy, progress=False), 'by hand in lesson 8'),
+    ('learner-needs', lambda dls: Learner(_other_dls(), nn.Linear(28*28, 1), opt_func=SGD, loss_func=mnist_loss, metrics=batch_accuracy), 'pass `dls` itself'),
     ('rank-vs-shape', lambda t: len(t), 'first axis only'),
     ('rank-vs-shape', lambda t: t.numel(), 'number of elements'),
     ('rank-vs-shape', lambda t: t.shape, 'the shape itself'),
