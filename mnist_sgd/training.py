@@ -152,12 +152,13 @@ def train_epoch(
 # %% ../nbs/04_mnist_loss.ipynb #b817f52d
 def _check_raw_preds(preds:torch.Tensor, fname:str):
     "Refuse `nan` predictions; warn when a batch looks like probabilities, the mark of a sigmoid already applied."
+    preds = preds.detach()
     nan = torch.isnan(preds)
     if bool(nan.any()):
         raise ValueError(f"{fname}: {int(nan.sum())} of {preds.numel()} predictions are nan, so any score would be meaningless. "
                          "Training has probably diverged: lower the learning rate, or check the inputs for nan.")
     if preds.numel() < 8: return
-    lo, hi = float(preds.min()), float(preds.max())
+    lo, hi = preds.min().item(), preds.max().item()
     # Probabilities reach both ends of [0, 1] (a trained model) or sit around 0.5 (an untrained one); an untrained model's
     # raw outputs can also all lie in [0, 1], but just above 0, and never reach 1.
     if 0 <= lo and hi <= 1 and ((lo < 0.1 and hi > 0.9) or lo > 0.25):

@@ -353,6 +353,7 @@ def test_batch_accuracy_warns_when_sigmoid_was_already_applied():
     with warnings.catch_warnings():
         warnings.simplefilter('error')                    # raw outputs, or a tiny batch, give no warning
         batch_accuracy(raw, targs); batch_accuracy(torch.tensor([[0.3], [0.9]]), torch.tensor([[1.], [1.]]))
+        batch_accuracy(raw.clone().requires_grad_(), targs)   # predictions that track gradients: no torch warning either
 
 
 def test_no_sigmoid_warning_for_an_untrained_linear_model(data):
