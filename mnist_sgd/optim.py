@@ -33,8 +33,8 @@ def _check_params(params) -> list:
                              "call .requires_grad_() on it first (init_params does this for you).")
         if not p.is_leaf:
             raise ValueError(f"BasicOptim: parameter {i} (shape {tuple(p.shape)}) is not a leaf tensor: it was computed from another "
-                             "tensor (e.g. torch.randn(3, requires_grad=True) * 0.1), so backward() never fills its .grad and it "
-                             "would never move. Compute the values first, then call .requires_grad_(): "
+                             "tensor (e.g. torch.randn(3, requires_grad=True) * 0.1, or .to(device) of a parameter), so backward() never "
+                             "fills its .grad and it would never move. Compute (and move) the values first, then call .requires_grad_(): "
                              "(torch.randn(3) * 0.1).requires_grad_(), or use init_params.")
     return params
 

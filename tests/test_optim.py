@@ -96,6 +96,8 @@ def test_basic_optim_refuses_non_leaf_tensors():
     check_fail(lambda: BasicOptim([torch.ones(2), w], lr=1.), contains='parameter 0 (shape (2,)) does not track gradients')
     check_fail(lambda: BasicOptim(list(w), lr=1.), contains='not a leaf tensor')   # rows of a tensor are not leaves either
     BasicOptim([(torch.randn(3) * 0.1).requires_grad_()], lr=1.)                    # the fix the message names
+    moved = w.to(torch.float64)                      # like .to(device) of a parameter: a copy computed from it
+    check_fail(lambda: BasicOptim([moved], lr=1.), contains='.to(device)')
 
 
 # --- issue 13, finding 8: step() before backward() -------------------------------------------------------------------
