@@ -52,7 +52,7 @@ def shipped_lessons() -> Path|None:
     except PackageNotFoundError: return None
     for f in files:
         if f.name.endswith('.ipynb') and LESSONS_SHARE in f.as_posix():
-            p = Path(f.locate_file()).resolve()
+            p = Path(f.locate()).resolve()
             if p.is_file(): return p.parent
     return None
 
