@@ -114,3 +114,6 @@ def main(
     except CourseError as e:
         print(f'mnist-sgd: {e}', file=sys.stderr)
         return 2
+
+# %% ../nbs/lib/cli.ipynb #f4f5ae52
+if __name__ == '__main__': sys.exit(main())  # `python -m mnist_sgd.cli course ...` works as `mnist-sgd course ...`

@@ -113,22 +113,22 @@ def _writable(folder:Path) -> tuple[bool, Path]:
     return True, p
 
 def _status_line(module:str, fn:str) -> list[str]:
-    "The line a module's own status function `fn() -> (ok, message)` gives, when that module has one."
+    "The lines a module's own status function gives, when that module has one: `fn()` returns `(ok, message)` or a list of `(level, finding, advice)`."
     try: status = getattr(importlib.import_module(module), fn)
     except (ImportError, AttributeError): return []
-    ok, message = status()
-    return [_line('ok' if ok else 'fail', str(message))]
+    found = status()
+    if isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], bool): return [_line('ok' if found[0] else 'fail', str(found[1]))]
+    return [_line(level, finding, advice) for level, finding, advice in found]
 
 def _data_lines(timeout:float=2.) -> list[str]:
     "Where the lessons' data will come from, and where it lives."
     from mnist_sgd.data import data_root, SOURCES, MNIST_SAMPLE_URL, EMBEDDED_DIR, _online
     root, src = data_root(), os.environ.get('MNIST_SGD_SOURCE', '').strip().lower() or 'auto'
-    lines = [_line('ok', f'Data folder: {root}', "fastai's data path; set FASTAI_HOME (or `data` in its config.ini) to move it")]
-    if src not in SOURCES: return lines + [_line('fail', f'MNIST_SGD_SOURCE={src!r} is not understood', f'set it to one of {SOURCES} or unset it')]
+    if src not in SOURCES: return [_line('fail', f'MNIST_SGD_SOURCE={src!r} is not understood', f'set it to one of {SOURCES} or unset it')]
     cached = [n for n, split in (('mnist_sample', 'train'), ('mnist_png', 'training')) if (root/n/split).is_dir()]
-    status = _status_line('mnist_sgd.data', 'data_status')
-    if status: lines += status
-    else:
+    lines = _status_line('mnist_sgd.data', 'data_status')  # the data module's own view of its folder, when it has one
+    if not lines:
+        lines = [_line('ok', f'Data folder: {root}', "fastai's data path; set FASTAI_HOME (or `data` in its config.ini) to move it")]
         ok, where = _writable(root)
         if not ok and not where.is_dir():
             lines.append(_line('fail', f'Data folder {root} cannot be created: {where} is a file, not a folder', 'set FASTAI_HOME to a folder of yours'))
