@@ -114,6 +114,7 @@ def copy_lessons(
     "Copy the lessons into `dest`, never overwriting one the learner edited; returns one line per lesson saying what happened."
     src, dest = find_nbs(src), Path(dest).expanduser()
     if dest.exists() and not dest.is_dir(): raise CourseError(f"{dest} is a file, not a folder: give a folder to copy the lessons into.")
+    if dest.exists() and dest.resolve() == src.resolve(): raise CourseError(f"{dest} is where the lessons come from: give another folder to copy them into.")
     try: dest.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise CourseError(f"cannot create {dest} ({e.strerror}): choose a folder you can write to.") from None
     mf = dest/MANIFEST
