@@ -42,8 +42,8 @@ else
         echo "   from $TORCH_INDEX_URL: a CPU-only build is ~200 MB to download (about a minute)"
         pip_install "${TORCH_PINS[@]}" --index-url "$TORCH_INDEX_URL"
     else
-        echo "   the largest step: on Linux the default build bundles CUDA, 2-4 GB to download and ~5 GB on disk,"
-        echo "   2-10 minutes depending on your connection (it has not hung if the lines below stop for a while)."
+        echo "   the largest step: on Linux the default build bundles CUDA, about 3 GB to download and 5.3 GB on disk,"
+        echo "   3-10 minutes depending on your connection (it has not hung if the lines below stop for a while)."
         echo "   No NVIDIA GPU? Stop it (Ctrl-C) and rerun with TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu"
         pip_install "${TORCH_PINS[@]}"
     fi
@@ -51,9 +51,9 @@ fi
 took
 
 if [ "$EXTRA" = dev ]; then
-    step 3 "mnist_sgd with the course and development extras: fastai, JupyterLab, widgets, the runner, nbdev, pytest, Playwright (~400 MB, 1-3 minutes)"
+    step 3 "mnist_sgd with the course and development extras: fastai, JupyterLab, widgets, the runner, nbdev, pytest, Playwright (~1.2 GB on disk, 2-4 minutes; under a minute on top of the course)"
 else
-    step 3 "mnist_sgd with the course extra: fastai, JupyterLab, the kernel, widgets, the course runner (~350 MB, 1-3 minutes)"
+    step 3 "mnist_sgd with the course extra: fastai, JupyterLab, the kernel, widgets, the course runner (~1 GB on disk, 2-3 minutes)"
 fi
 pip_install -e ".[$EXTRA]" "${TORCH_PINS[@]}"
 took
