@@ -178,3 +178,9 @@ def test_wheel_copies_the_lessons_out_and_runs_two_of_them(installed):
     assert r.returncode == 0, r.stdout + r.stderr
     assert re.search(r'01_data\s+ok', r.stdout) and re.search(r'02_pixel_similarity\s+ok', r.stdout) and re.search(r'total\s+2/2 ok', r.stdout)
     assert sorted(p.name for p in (installed['tmp']/'executed').iterdir()) == ['01_data.ipynb', '02_pixel_similarity.ipynb']
+
+
+def test_installed_course_runs_its_shipped_lessons_without_a_checkout(installed):
+    r = _run(installed, installed['bin']/'mnist-sgd', 'course', '--only', '01')  # no --nbs, no checkout: the lessons inside the install
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"from {(installed['tmp']/'venv'/'share'/'mnist_sgd'/'lessons').resolve()}" in r.stdout and re.search(r'01_data\s+ok', r.stdout)
