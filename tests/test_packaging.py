@@ -10,8 +10,9 @@ except ModuleNotFoundError: import tomli as tomllib  # Python 3.10
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT/'pyproject.toml').read_text(encoding='utf-8'))
-# Modules that only the course's tooling and the lessons' widgets use: they may import the `course` extra.
-COURSE_MODULES = {'runner', 'site', 'doctor', 'cli', 'widgets', 'all'}
+# The course's tooling, and the lessons' widgets (`widgets`, `*_widget`), may import the `course` extra; so may any module
+# that imports one of them (`all`). Everything else is core: `import mnist_sgd.<module>` works with the core dependencies.
+TOOLING = {'runner', 'site', 'doctor', 'cli'}
 # Imports that are guarded and exist only in one environment (Colab's own module in the Colab setup cell).
 ENVIRONMENT_ONLY = {'google'}
 
@@ -50,10 +51,33 @@ def top_imports(source: str) -> set:
     return names
 
 
+def _package_imports(source: str) -> set:
+    "The mnist_sgd modules that `source` imports (`from .x import`, `from mnist_sgd.x import`, `import mnist_sgd.x`)."
+    out = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1 and node.module: out.add(node.module.split('.')[0])
+            elif node.level == 1: out |= {a.name for a in node.names}
+            elif node.module and node.module.startswith('mnist_sgd.'): out.add(node.module.split('.')[1])
+        elif isinstance(node, ast.Import): out |= {a.name.split('.')[1] for a in node.names if a.name.startswith('mnist_sgd.')}
+    return out
+
+
+def course_modules() -> set:
+    "The package's modules that may use the course extra: tooling, widgets, and whatever imports them."
+    mods = {f.stem: _package_imports(f.read_text(encoding='utf-8')) for f in (ROOT/'mnist_sgd').glob('*.py')}
+    course = {m for m in mods if m in TOOLING or m == 'widgets' or m.endswith('_widget')}
+    while True:
+        more = {m for m, deps in mods.items() if deps & course} - course
+        if not more: return course
+        course |= more
+
+
 def sources():
     "(group, where, source) for the package's modules, the lesson notebooks, the library notebooks and the repo's scripts."
+    course = course_modules()
     for f in sorted((ROOT/'mnist_sgd').glob('*.py')):
-        yield ('course' if f.stem in COURSE_MODULES else 'core'), f.relative_to(ROOT), f.read_text(encoding='utf-8')
+        yield ('course' if f.stem in course else 'core'), f.relative_to(ROOT), f.read_text(encoding='utf-8')
     for group, pattern in (('course', 'nbs/[0-9]*.ipynb'), ('dev', 'nbs/lib/*.ipynb'), ('dev', 'nbs/index.ipynb')):
         for nb in sorted(ROOT.glob(pattern)):
             for i, c in enumerate(json.loads(nb.read_text(encoding='utf-8'))['cells']):
@@ -78,6 +102,14 @@ def undeclared_imports() -> list:
 def test_imports_are_declared_for_their_group():
     problems = undeclared_imports()
     assert not problems, '\n'.join(problems)
+
+
+def test_the_chapters_modules_need_only_the_core():
+    "The modules a learner or teacher imports in their own scripts do not drag in Jupyter: they stay in the core group."
+    course = course_modules()
+    core = {'core', 'data', 'training', 'optim', 'baseline', 'sgd', 'report', 'lessons'} & {f.stem for f in (ROOT/'mnist_sgd').glob('*.py')}
+    assert not core & course, core & course
+    assert {'runner', 'cli', 'all'} <= course
 
 
 def test_the_checker_catches_an_undeclared_import():
