@@ -1,7 +1,8 @@
 """Speed of mnist_sgd, measured in one process and reported as ratios (run on demand; not a test).
 
     python bench/bench.py                   # training loops and data loading
-    python bench/bench.py --course          # ... and the whole course through the runner (slow)
+    python bench/bench.py --course          # ... and every lesson through the runner, embedded and real-size data (slow)
+    python bench/bench.py --course --course-only --jobs 2 --real /tmp/standin_home   # just the course, on a given real-size folder
     python bench/bench.py --device cuda     # the training loops on a GPU
 
 Training: one epoch of a linear model (784 → 1) on 12,396 × 784 inputs (real MNIST_SAMPLE when fastai's copy is cached,
@@ -12,10 +13,11 @@ else random data of the same shape), bs=256, with
   - fastai's `Learner.fit(1)` on DataLoaders of the same pairs (it also validates on 2,038 items, as MNIST_SAMPLE has).
 Each is warmed up once, then timed `--repeats` times in turn; the table shows medians.
 Targets: package loop ≤ 1.3× the bare loop; book-style loop ≥ 2.5× slower than the package loop;
-a cached `load_digits` ≥ 10× faster than the first load; the whole course ≤ 90 s on 2 cores (embedded data).
+a cached `load_digits` ≥ 10× faster than the first load; the whole course ≤ 45 s wall on the embedded data and ≤ 90 s
+on real-size data on 2 cores, every lesson ≤ 30 s on real-size data.
 """
 from __future__ import annotations
-import argparse, os, resource, statistics, sys, tempfile, threading, time, warnings
+import argparse, os, statistics, sys, tempfile, threading, time, warnings
 from pathlib import Path
 
 warnings.filterwarnings('ignore', category=FutureWarning)
@@ -161,44 +163,80 @@ def _descendants_rss() -> int:
     return total
 
 
-def bench_course(device_arg, jobs):
-    from mnist_sgd.cli import _prefetch_data, course_notebooks, find_nbs, run_course
-    lessons = course_notebooks(find_nbs())
+def _real_size_home(arg: str | None) -> tuple[str | None, str]:
+    "A fastai home holding real-size MNIST_SAMPLE and MNIST: `--real DIR`, the current one when it has them, else a stand-in built now."
+    if arg == 'none': return None, 'skipped (--real none)'
+    if arg: return arg, f'the fastai home {arg}'
+    if (data_root()/'mnist_sample'/'train').is_dir() and (data_root()/'mnist_png'/'training').is_dir():
+        return str(data_root().parent), f"fastai's real download, cached in {data_root()}"
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent/'tests'))
+    from standin import build
+    home = tempfile.mkdtemp(prefix='bench_standin_')
+    t = time.perf_counter(); build(home)
+    return home, f'a real-size stand-in (tests/standin.py, built in {time.perf_counter() - t:.0f} s)'
+
+
+def _course_once(lessons, source, fastai_home, device_arg, jobs):
+    "Run the course as `mnist-sgd course --source SOURCE --jobs JOBS` does, with FASTAI_HOME=fastai_home; (runs, wall seconds, peak kernel RSS)."
+    from fastai.data.external import fastai_cfg
+    from mnist_sgd.cli import _prefetch_data
+    from mnist_sgd.runner import run_course
+    os.environ['FASTAI_HOME'] = fastai_home; fastai_cfg.cache_clear()
+    env = {'MNIST_SGD_SOURCE': source, 'MNIST_SGD_DEVICE': device_arg, 'FASTAI_HOME': fastai_home}
     samples, stop = [], threading.Event()
     def sample():
-        while not stop.is_set(): samples.append((time.perf_counter(), _descendants_rss())); stop.wait(0.25)
+        while not stop.is_set(): samples.append(_descendants_rss()); stop.wait(0.25)
     sampler = threading.Thread(target=sample, daemon=True)
-    os.environ['FASTAI_HOME'] = tempfile.mkdtemp(prefix='bench_fastai_')  # a fresh data folder, as on a new machine
-    env = {'MNIST_SGD_SOURCE': 'embedded', 'MNIST_SGD_DEVICE': device_arg}
     t0 = time.perf_counter(); sampler.start()
     if jobs > 1:  # as `mnist-sgd course --jobs` does
         env['OMP_NUM_THREADS'] = os.environ.get('OMP_NUM_THREADS') or str(max(1, (os.cpu_count() or 1) // jobs))
-        _prefetch_data('embedded')
+        _prefetch_data(source)
     runs = run_course(lessons, env, jobs=jobs)
     wall = time.perf_counter() - t0; stop.set(); sampler.join()
-    peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux → MiB
-    print(f'\n## The whole course through the runner: {len(runs)} lessons, embedded data, device={device_arg}, '
-          f'jobs={jobs}, {os.cpu_count()} CPU cores\n')
-    print('| lesson | status | seconds | share | peak RSS MiB (sampled) |\n|---|---|---:|---:|---:|')
-    start = t0
-    for r in runs:
-        inside = [rss for t, rss in samples if start <= t <= start + r.seconds] if jobs == 1 else []
-        peak = f'{max(inside)/2**20:.0f}' if inside and max(inside) else '–'
-        print(f'| {r.path.stem} | {r.status} | {r.seconds:.1f} | {r.seconds/sum(x.seconds for x in runs):.0%} | {peak} |')
-        start += r.seconds
-    print(f'\nwall time {wall:.1f} s (target ≤ 90 s on 2 cores: {"met" if wall <= 90 else "MISSED"}); '
-          f'peak memory of the largest kernel {peak_children:.0f} MiB (getrusage of children), '
-          f'of all kernels at once {max((r for _, r in samples), default=0)/2**20:.0f} MiB (sampled); '
-          f'{sum(r.ok for r in runs)}/{len(runs)} lessons ok')
-    for r in runs:
-        if not r.ok: print(f'\n{r.path.name} failed in {r.error}')
+    return runs, wall, max(samples, default=0)
+
+
+def bench_course(device_arg, jobs, real=None, only=None):
+    "Every lesson through the runner, on the embedded subset and on real-size data; per-lesson times side by side."
+    from mnist_sgd.lessons import course_notebooks, find_nbs
+    from mnist_sgd.runner import fmt_result
+    lessons = course_notebooks(find_nbs(), only)
+    home, what = _real_size_home(real)
+    sets = {'embedded': _course_once(lessons, 'embedded', tempfile.mkdtemp(prefix='bench_fastai_'), device_arg, jobs)}  # a fresh data folder, as on a new machine
+    if home: sets['real-size'] = _course_once(lessons, 'fastai', home, device_arg, jobs)
+    names = list(sets)
+    print(f'\n## The whole course through the runner: {len(lessons)} lessons, device={device_arg}, jobs={jobs}, {os.cpu_count()} CPU cores')
+    print(f'embedded: the 1,000-image subset inside the package; real-size: {what}\n')
+    print('| lesson | ' + ' | '.join(f'{n} s | {n} status' for n in names) + ' |\n|---|' + '---:|---|' * len(names))
+    for i, lesson in enumerate(lessons):
+        print(f'| {lesson.stem} | ' + ' | '.join(f'{sets[n][0][i].seconds:.1f} | {sets[n][0][i].status}' for n in names) + ' |')
+    targets = {'embedded': 45, 'real-size': 90}
+    for n in names:
+        runs, wall, peak = sets[n]
+        slow = [r.path.stem for r in runs if n == 'real-size' and r.seconds > 30]
+        target = f' (target ≤ {targets[n]} s: {"met" if wall <= targets[n] else "MISSED"})' if only is None else ''
+        print(f'\n{n}: wall time {wall:.1f} s{target}, '
+              f'{sum(r.ok for r in runs)}/{len(runs)} lessons ok, peak memory of all kernels at once {peak/2**20:.0f} MiB (sampled)'
+              + (f'; lessons over 30 s: {", ".join(slow)}' if slow else ''))
+    print('\n### Key results per data set\n')
+    print('| lesson | ' + ' | '.join(names) + ' |\n|---|' + '---|' * len(names))
+    for i, lesson in enumerate(lessons):
+        cell = lambda n: ', '.join(f'{k}={fmt_result(v)}' for k, v in sets[n][0][i].results.items()) or '–'
+        print(f'| {lesson.stem} | ' + ' | '.join(cell(n) for n in names) + ' |')
+    for n in names:
+        for r in sets[n][0]:
+            if not r.ok: print(f'\n{n}: {r.path.name} failed in {r.error}')
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--device', choices=('cpu', 'cuda', 'auto'), default='auto', help="'auto': CUDA when present (the course's default)")
     p.add_argument('--repeats', type=int, default=7, help='timed samples after the warm-up (median reported)')
-    p.add_argument('--course', action='store_true', help='also time the whole course through the runner (slow)')
+    p.add_argument('--course', action='store_true', help='also time every lesson through the runner, on the embedded subset and on real-size data (slow)')
+    p.add_argument('--real', metavar='FASTAI_HOME', help="with --course: a fastai home with real-size MNIST_SAMPLE and MNIST "
+                   "(default: the current one if it has them, else a stand-in built by tests/standin.py; 'none' skips it)")
+    p.add_argument('--only', metavar='LIST', help="with --course: just these lessons ('01,04', as mnist-sgd course --only)")
+    p.add_argument('--course-only', action='store_true', help='with --course: skip the training and loading benchmarks')
     p.add_argument('--jobs', type=int, default=1, help='lessons run at once in --course')
     p.add_argument('--threads', type=int, help="torch CPU threads for the training loops (default: torch's choice)")
     args = p.parse_args()
@@ -209,9 +247,10 @@ def main():
     load = f', load average {os.getloadavg()[0]:.1f} when started' if hasattr(os, 'getloadavg') else ''
     print(f'# mnist_sgd benchmark — Python {sys.version.split()[0]}, torch {torch.__version__}, {os.cpu_count()} CPU cores{load}'
           + (f', GPU {torch.cuda.get_device_name(0)}' if device.type == 'cuda' else ''))
-    bench_training(device, args.repeats)
-    bench_loading(max(3, args.repeats // 2))
-    if args.course: bench_course(args.device, args.jobs)
+    if not (args.course and args.course_only):
+        bench_training(device, args.repeats)
+        bench_loading(max(3, args.repeats // 2))
+    if args.course: bench_course(args.device, args.jobs, args.real, args.only)
 
 
 if __name__ == '__main__':

@@ -15,9 +15,16 @@ from .training import *
 from .optim import *
 from .nonlinear import *
 from .multiclass import *
-from .learner import EVENTS, ProgressCB, Learner as HandLearner, Callback as HandCallback, Recorder as HandRecorder
 from .questionnaire import *
-from .widgets import *
+from .fit_widget import *
+from .baseline_widget import *
+from .draw_widget import *
 from .report import *
+from .learner import EVENTS, ProgressCB, Learner as HandLearner, Callback as HandCallback, Recorder as HandRecorder
+# Names that fastai.vision.all also exports, with other meanings: ours come in under names of their own.
+from .training import sigmoid as hand_sigmoid
+from .sgd import mse as hand_mse, rmse as hand_rmse
+from .core import default_device as course_device
+del sigmoid, mse, rmse, default_device
 
 __all__ = sorted(n for n in dir() if not n.startswith('_'))  # everything imported above, nothing else

@@ -4,7 +4,7 @@
 
 # %% ../nbs/lib/data.ipynb #4ece01ba
 from __future__ import annotations
-import hashlib, os, shutil, socket, tarfile, tempfile, zlib
+import csv, errno, hashlib, numbers, operator, os, re, shutil, socket, tarfile, tempfile, threading, time, urllib.request, warnings, zlib
 from pathlib import Path
 from urllib.parse import urlparse
 import numpy as np
@@ -13,8 +13,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['MNIST_SAMPLE_URL', 'MNIST_URL', 'SOURCES', 'SPLITS', 'EMBEDDED_DIR', 'MnistDataError', 'data_root', 'safe_extract',
-           'mnist_sample', 'mnist_full', 'load_digits']
+__all__ = ['MNIST_SAMPLE_URL', 'MNIST_URL', 'SOURCES', 'SPLITS', 'EMBEDDED_DIR', 'DOWNLOAD_SECONDS', 'MnistDataError',
+           'data_root', 'safe_extract', 'mnist_sample', 'mnist_full', 'load_digits', 'data_status']
 
 # %% ../nbs/lib/data.ipynb #c5c88aa1
 class MnistDataError(ValueError):
@@ -25,6 +25,9 @@ MNIST_URL = 'https://s3.amazonaws.com/fast-ai-imageclas/mnist_png.tgz' # fastai'
 SOURCES = ('auto', 'fastai', 'embedded')
 SPLITS = {'sample': ('train', 'valid'), 'full': ('training', 'testing')}
 EMBEDDED_DIR = 'mnist_sgd_embedded'
+_REAL_SIZES = {'mnist_sample': (12_396, 2_038), 'mnist_png': (60_000, 10_000)} # images per split in fastai's downloads
+_IMAGE_EXTS = ('.jpg', '.jpeg', '.gif', '.bmp', '.tif', '.tiff', '.webp') # images the loader will not read (it reads PNGs)
+DOWNLOAD_SECONDS = 600. # the most a whole download may take; `MNIST_SGD_DOWNLOAD_SECONDS` overrides it
 
 # %% ../nbs/lib/data.ipynb #53c8529b
 def data_root(
@@ -33,16 +36,43 @@ def data_root(
     "The folder that holds downloaded and embedded data sets."
     if data is not None: return Path(data).expanduser()
     from fastai.data.external import fastai_cfg
-    return fastai_cfg().path('data')
+    try: return fastai_cfg().path('data')
+    except OSError as e:
+        home = Path(os.environ.get('FASTAI_HOME', '~/.fastai')).expanduser()
+        raise MnistDataError(f"fastai's home folder {home} cannot be created or read ({type(e).__name__}: {e.strerror or e}). "
+                             "Point FASTAI_HOME at a folder you can write to (e.g. `export FASTAI_HOME=~/fastai_home`), "
+                             "or pass data='a/folder/of/yours'.") from None
+
+def _user_cache() -> Path:
+    "A cache folder of the user's own, for when the data folder is read-only."
+    base = os.environ.get('LOCALAPPDATA') if os.name == 'nt' else os.environ.get('XDG_CACHE_HOME')
+    return Path(base or '~/.cache').expanduser()/'mnist_sgd'
+
+_told = set()
+def _tell(msg:str):
+    "Print `msg` once per process."
+    if msg not in _told: _told.add(msg); print(msg)
 
 # %% ../nbs/lib/data.ipynb #4a3b9c24
+def _as_digit(d) -> int:
+    "One digit 0–9 as an `int`: a whole number (3, '3', np.int64(3), 3.0), never a fraction such as 3.7."
+    if isinstance(d, bool): raise MnistDataError(f"{d!r} is not a digit; give whole numbers 0 to 9, such as 3 or 7.")
+    try: i = operator.index(d)
+    except TypeError:
+        if isinstance(d, float) and d.is_integer(): i = int(d)
+        elif isinstance(d, str) and d.strip().isdigit(): i = int(d)
+        else: raise MnistDataError(f"{d!r} is not a digit; give whole numbers 0 to 9, such as 3 or 7.") from None
+    if not 0 <= i <= 9: raise MnistDataError(f"MNIST has the digits 0 to 9; {i} is not one of them.")
+    return i
+
 def _check_digits(digits) -> tuple[int, int]:
     "Validate a pair of distinct digits 0–9."
-    try: digits = tuple(int(d) for d in digits)
-    except (TypeError, ValueError): raise MnistDataError(f"digits must be a pair of digits such as (3, 7), got {digits!r}") from None
+    if isinstance(digits, (str, bytes)) or not hasattr(digits, '__iter__'):
+        raise MnistDataError(f"digits must be a pair of digits such as (3, 7), got {digits!r}")
+    digits = tuple(digits)
     if len(digits) != 2: raise MnistDataError(f"digits must be a pair such as (3, 7), got {len(digits)} values: {digits}")
-    bad = [d for d in digits if not 0 <= d <= 9]
-    if bad: raise MnistDataError(f"MNIST has the digits 0 to 9; {bad[0]} is not one of them (got digits={digits})")
+    try: digits = tuple(_as_digit(d) for d in digits)
+    except MnistDataError as e: raise MnistDataError(f"{e} (got digits={digits!r})") from None
     if digits[0] == digits[1]: raise MnistDataError(f"digits must be two different digits, got {digits}; try (3, 7)")
     return digits
 
@@ -68,6 +98,30 @@ def _embedded_split(labels:np.ndarray, valid_frac:float=0.2, seed:int=0) -> dict
     return out
 
 # %% ../nbs/lib/data.ipynb #0d63e211
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8] # tells this machine's temporary files from another's
+
+def _tmp_dir(dest:Path) -> Path:
+    "A fresh hidden folder beside `dest` to build it in; its name says which machine and process is writing it."
+    return Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.partial-{_HOST}-{os.getpid()}-'))
+
+def _stale(p:Path, max_age:float=3600.) -> bool:
+    "Was the temporary file or folder `p` left behind by a writer that is gone (its process ended, or it is over an hour old)?"
+    try: age = time.time() - p.stat().st_mtime
+    except OSError: return False
+    if age > max_age: return True
+    m = re.search(r'-([0-9a-f]{8})-(\d+)-', p.name)
+    if not m or m[1] != _HOST or os.name != 'posix': return False  # another machine's, or no way to ask: wait for the age limit
+    try: os.kill(int(m[2]), 0)
+    except ProcessLookupError: return True
+    except OSError: pass
+    return False
+
+def _clean_stale(dest:Path):
+    "Remove what killed writers of `dest` left beside it; a live writer's folder is left alone."
+    try: left = [p for p in dest.parent.glob(f'.{dest.name}.partial-*') if _stale(p)]
+    except OSError: return
+    for p in left: shutil.rmtree(p, ignore_errors=True)
+
 def _complete(path:Path, layout:str) -> bool:
     "Does `path` hold a data set in the given layout?"
     return all((path/s).is_dir() for s in SPLITS[layout])
@@ -78,41 +132,199 @@ def _publish(tmp:Path, dest:Path, layout:str):
     except OSError:
         if not _complete(dest, layout): raise
 
-def _write_embedded(dest:Path, digits=None):
-    "Write the embedded digits to `dest` in fastai's layout: a pair in MNIST_SAMPLE's, all ten in full MNIST's."
-    if dest.exists(): return dest
+def _not_writable(folder:Path, e:OSError, what:str='the data') -> MnistDataError:
+    "The error for a folder we cannot write to."
+    return MnistDataError(f"Cannot write {what} to {folder} ({type(e).__name__}: {e.strerror or e}). If this is a shared, read-only "
+                          "install, point FASTAI_HOME at a folder of your own (e.g. `export FASTAI_HOME=~/fastai_home`) "
+                          "or pass data='a/folder/of/yours'.")
+
+# %% ../nbs/lib/data.ipynb #a7c0f003
+def _is_digit_name(name:str) -> bool: return len(name) == 1 and name in '0123456789'
+
+def _digit_dirs(root:Path) -> tuple[dict, list]:
+    "The digit folders of the split folder `root` ({digit: path}), and the names of any other folders in it (hidden ones aside)."
+    good, odd = {}, []
+    with os.scandir(root) as it:
+        for e in it:
+            if e.name.startswith('.') or not e.is_dir(): continue  # .DS_Store, .ipynb_checkpoints, files
+            if _is_digit_name(e.name): good[int(e.name)] = Path(e.path)
+            else: odd.append(e.name)
+    return dict(sorted(good.items())), sorted(odd)
+
+_WORDS = 'zero one two three four five six seven eight nine'.split()
+def _meant_digit(name:str) -> int|None:
+    "The digit a misnamed folder ('03', 'three', 'Three') probably holds."
+    n = name.strip().lower()
+    if n.isdigit() and int(n) <= 9: return int(n)
+    return _WORDS.index(n) if n in _WORDS else None
+
+def _odd_names_hint(odd:list) -> str:
+    "How to rename folders whose names are not digits."
+    ren = [f"'{o}' → '{_meant_digit(o)}'" for o in odd if _meant_digit(o) is not None]
+    return f"Rename them ({', '.join(ren)})" if len(ren) == len(odd) else "Rename each to the digit it holds, or move it out"
+
+_labels_seen = {}
+def _listed(path:Path) -> dict|None:
+    "The files `path/labels.csv` lists, by split and digit folder: {('train', '3'): {'12.png', …}}; `None` without a readable labels.csv."
+    f = Path(path)/'labels.csv'
+    try: st = f.stat()
+    except OSError: return None
+    key = (str(f), st.st_size, st.st_mtime_ns)
+    if key not in _labels_seen:
+        out = {}
+        try:
+            with open(f, newline='', encoding='utf-8-sig') as fh:
+                for row in csv.reader(fh):
+                    parts = row[0].replace('\\', '/').split('/') if row else []
+                    if len(parts) == 3: out.setdefault((parts[0], parts[1]), set()).add(parts[2])
+        except (OSError, UnicodeDecodeError, csv.Error): return None
+        if len(_labels_seen) > 16: _labels_seen.clear()
+        _labels_seen[key] = out
+    return _labels_seen[key]
+
+def _pngs(folder:Path) -> set:
+    "Names of the PNG files in `folder` (hidden files aside)."
+    try:
+        with os.scandir(folder) as it: return {e.name for e in it if e.name.lower().endswith('.png') and not e.name.startswith('.')}
+    except (FileNotFoundError, NotADirectoryError): return set()
+
+def _missing(path:Path, layout:str) -> list[str]:
+    "What is missing from the data set in `path`: splits, digit folders, or images that its labels.csv lists."
+    lab, out = _listed(path) or {}, []
+    for s in SPLITS[layout]:
+        if not (path/s).is_dir(): out.append(f'{s}/ is missing'); continue
+        for (split, d), names in sorted(lab.items()):
+            if split != s: continue
+            gone = len(names - _pngs(path/s/d))
+            if gone: out.append(f'{s}/{d}/ is missing {gone:,} of its {len(names):,} images')
+    return out
+
+# %% ../nbs/lib/data.ipynb #a7c0f004
+def _embedded_files(digits=None):
+    "Where each embedded image goes: (split, digit, row) for a pair in MNIST_SAMPLE's layout, or all ten digits in full MNIST's."
     df = _embedded_frame()
     pix, labels = df.iloc[:, :784].to_numpy(np.uint8).reshape(-1, 28, 28), df.iloc[:, 784].to_numpy()
-    split = _embedded_split(labels)
-    names = SPLITS['full' if digits is None else 'sample']
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.partial-'))
+    split, names = _embedded_split(labels), SPLITS['full' if digits is None else 'sample']
+    return pix, [(name, d, i) for d in (range(10) if digits is None else digits) for name, idxs in zip(names, split[d]) for i in idxs]
+
+def _save_png(arr:np.ndarray, f:Path):
+    "Write one image so that no reader ever sees half of it."
+    tmp = f.with_name(f'.{f.name}.partial-{_HOST}-{os.getpid()}-{threading.get_ident()}')
+    try: Image.fromarray(arr, mode='L').save(tmp, format='PNG'); os.replace(tmp, f)
+    finally: tmp.unlink(missing_ok=True)
+
+def _write_embedded(dest:Path, digits=None):
+    "Write the embedded digits to `dest` in fastai's layout; an existing copy with pieces missing is repaired in place."
+    layout = 'full' if digits is None else 'sample'
+    _clean_stale(dest)
+    if dest.exists():
+        problems = _missing(dest, layout) + ([] if (dest/'labels.csv').exists() else ['labels.csv is missing'])
+        if not problems: return dest
+        try: return _repair_embedded(dest, digits, problems)
+        except OSError as e: raise _not_writable(dest, e, f"the missing pieces ({'; '.join(problems)})") from None
     try:
-        rows = []
-        for d in (range(10) if digits is None else digits):
-            for name, idxs in zip(names, split[d]):
-                folder = tmp/name/str(d); folder.mkdir(parents=True)
-                for i in idxs:
-                    Image.fromarray(pix[i], mode='L').save(folder/f'{i}.png')
-                    rows.append((f'{name}/{d}/{i}.png', d))
-        pd.DataFrame(rows, columns=['name', 'label']).to_csv(tmp/'labels.csv', index=False)
-        _publish(tmp, dest, 'full' if digits is None else 'sample')
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _tmp_dir(dest)
+    except OSError as e: raise _not_writable(dest.parent, e, 'the embedded data') from None
+    try:
+        pix, files = _embedded_files(digits)
+        for name, d, i in files:
+            folder = tmp/name/str(d); folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pix[i], mode='L').save(folder/f'{i}.png')
+        pd.DataFrame([(f'{n}/{d}/{i}.png', d) for n, d, i in files], columns=['name', 'label']).to_csv(tmp/'labels.csv', index=False)
+        _publish(tmp, dest, layout)
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
+def _repair_embedded(dest:Path, digits, problems:list) -> Path:
+    "Write back whatever is missing from the embedded copy in `dest`; files that are there, a learner's own included, stay."
+    pix, files = _embedded_files(digits)
+    n = 0
+    for name, d, i in files:
+        f = dest/name/str(d)/f'{i}.png'
+        if not f.exists():
+            f.parent.mkdir(parents=True, exist_ok=True); _save_png(pix[i], f); n += 1
+    if not (dest/'labels.csv').exists():
+        tmp = dest/f'.labels.csv.partial-{_HOST}-{os.getpid()}-'
+        pd.DataFrame([(f'{s}/{d}/{i}.png', d) for s, d, i in files], columns=['name', 'label']).to_csv(tmp, index=False)
+        os.replace(tmp, dest/'labels.csv')
+    print(f"Repaired the embedded data in {dest} ({'; '.join(problems)}): wrote back {n:,} images")
+    return dest
+
 # %% ../nbs/lib/data.ipynb #03776e1d
+def _in_thread(fn, seconds:float):
+    "`fn()`, run in a background thread so that the caller waits at most `seconds`: `TimeoutError` after that."
+    box = {}
+    def run():
+        try: box['value'] = fn()
+        except BaseException as e: box['error'] = e
+    t = threading.Thread(target=run, daemon=True, name='mnist_sgd-network')
+    t.start(); t.join(seconds)
+    if t.is_alive(): raise TimeoutError(f'no answer within {seconds:g} s')
+    if 'error' in box: raise box['error']
+    return box['value']
+
 def _online(url:str, timeout:float=3.) -> bool:
-    "Can we reach the host that serves `url`? Answers within `timeout` seconds."
+    "Can we reach the host that serves `url`? Answers within `timeout` seconds, name lookup included."
     u = urlparse(url)
-    if u.scheme == 'file': return Path(u.path).exists()
-    try:
-        with socket.create_connection((u.hostname, u.port or (443 if u.scheme == 'https' else 80)), timeout=timeout): return True
-    except OSError: return False
+    if u.scheme == 'file': return Path(urllib.request.url2pathname(u.path)).exists()
+    addr = (u.hostname, u.port or (443 if u.scheme == 'https' else 80))
+    def probe():
+        with socket.create_connection(addr, timeout=timeout): return True
+    try: return _in_thread(probe, timeout)  # the thread bounds the name lookup, which the socket's timeout does not cover
+    except OSError: return False  # TimeoutError is an OSError too
+
+_NO_ROOM = {errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, getattr(errno, 'EDQUOT', errno.ENOSPC)} # our fault, not the archive's
 
 def _within(root:Path, name:str) -> bool:
     "Does the archive member `name` stay inside `root` once extracted?"
     target = (root/name).resolve()
     return target == root.resolve() or root.resolve() in target.parents
+
+# %% ../nbs/lib/data.ipynb #a7c0f008
+def _download(
+    url:str, # what to fetch (http, https or file)
+    dest:Path, # the file to write; it appears only once complete
+    timeout:float=3., # the most any one step (name lookup, connect, each read) may wait
+    seconds:float|None=None, # the most the whole download may take; `None` reads `MNIST_SGD_DOWNLOAD_SECONDS`, else `DOWNLOAD_SECONDS`
+) -> Path:
+    "Download `url` to `dest` with every wait bounded; a stalled or endless download is abandoned with an `MnistDataError`."
+    if seconds is None:
+        env = os.environ.get('MNIST_SGD_DOWNLOAD_SECONDS', '').strip()
+        try: seconds = float(env or DOWNLOAD_SECONDS); assert seconds > 0
+        except (ValueError, AssertionError):
+            raise MnistDataError(f"MNIST_SGD_DOWNLOAD_SECONDS={env!r} should be a number of seconds above 0, such as 600; fix or unset it.") from None
+    part = dest.with_name(f'.{dest.name}.partial-{_HOST}-{os.getpid()}-{threading.get_ident()}')
+    cancel, state, box = threading.Event(), {'last': time.monotonic(), 'got': 0}, {}
+    def fetch():
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as r, open(part, 'wb') as f:
+                state['last'], read = time.monotonic(), getattr(r, 'read1', r.read)  # read1: what has arrived, so a trickle is noticed
+                while not cancel.is_set():
+                    chunk = read(1 << 16)
+                    if not chunk: break
+                    f.write(chunk); state['got'] += len(chunk); state['last'] = time.monotonic()
+            if not cancel.is_set(): os.replace(part, dest); box['done'] = True
+        except BaseException as e: box['error'] = e
+        finally: part.unlink(missing_ok=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale(dest)
+    t0, stall = time.monotonic(), 2 * timeout + 1  # the sockets time out after `timeout`; this catches a stalled name lookup
+    worker = threading.Thread(target=fetch, daemon=True, name='mnist_sgd-download'); worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+        now = time.monotonic()
+        if worker.is_alive() and now - state['last'] > stall: why = f'the server sent nothing for {stall:g} s'
+        elif worker.is_alive() and now - t0 > seconds: why = f"it took over {seconds:g} s ({state['got']:,} bytes so far; MNIST_SGD_DOWNLOAD_SECONDS allows more)"
+        else: continue
+        cancel.set()
+        raise MnistDataError(f"Downloading {url} was abandoned ({why}). Check your connection and try again, "
+                             "or use source='embedded' to work offline.")
+    if 'error' in box:
+        e = box['error']
+        raise MnistDataError(f"Downloading {url} failed ({type(e).__name__}: {e}). Check your connection and try again, "
+                             "or use source='embedded' to work offline.") from e
+    return dest
 
 # %% ../nbs/lib/data.ipynb #18eea431
 def safe_extract(
@@ -121,8 +333,11 @@ def safe_extract(
 ) -> Path:
     "Extract `archive` so that its top folder becomes `dest`: all or nothing, and nothing outside `dest`."
     archive, dest = Path(archive), Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.partial-'))
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _clean_stale(dest)
+        tmp = _tmp_dir(dest)
+    except OSError as e: raise _not_writable(dest.parent, e, f'the contents of {archive.name}') from None
     try:
         try:
             with tarfile.open(archive) as tf:
@@ -134,6 +349,7 @@ def safe_extract(
                         raise MnistDataError(f"Refusing to extract {archive.name}: link {m.name!r} points outside {dest} ({m.linkname!r}).")
                 tf.extractall(tmp, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
         except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+            if getattr(e, 'errno', None) in _NO_ROOM: raise _not_writable(dest.parent, e, f'the contents of {archive.name}') from None
             archive.unlink(missing_ok=True)
             raise MnistDataError(f"The archive {archive} is corrupt or incomplete ({type(e).__name__}: {e}). It has been deleted: "
                                  "run again to download it afresh, or use source='embedded' to work offline.") from e
@@ -145,8 +361,13 @@ def safe_extract(
     return dest
 
 # %% ../nbs/lib/data.ipynb #9a402780
+def _matches_fastai_record(url:str, arch:Path) -> bool:
+    "Does `arch` have the size and checksum that fastai records for `url` (or does fastai keep no record of it)?"
+    import fastai.data, fastdownload.core as fd
+    return fd.check(fd.checks_module(fastai.data), url, arch)
+
 def _fetch_fastai(url:str, data:Path, timeout:float=3.) -> Path:
-    "The real data set at `url`, from fastai's cache or downloaded through fastai's downloader and extracted safely."
+    "The real data set at `url`, from fastai's cache or downloaded (every wait bounded), checked against fastai's record and extracted safely."
     dest = data/Path(urlparse(url).path).name.split('.')[0]
     layout = 'sample' if 'sample' in dest.name else 'full'
     if _complete(dest, layout): return dest
@@ -154,14 +375,15 @@ def _fetch_fastai(url:str, data:Path, timeout:float=3.) -> Path:
         raise MnistDataError(f"Could not reach {urlparse(url).hostname or url} to download {dest.name} (no network?). "
                              "Connect to the internet and try again, or use source='embedded' (or source='auto') "
                              "to work with the real-MNIST subset that ships with the course.")
-    from fastdownload import FastDownload
-    import fastai.data
-    from fastai.data.external import fastai_cfg
-    dl = FastDownload(fastai_cfg(), module=fastai.data, archive=data/'archive', data=data)
-    try: arch = dl.download(url)
-    except Exception as e:
-        raise MnistDataError(f"Downloading {url} failed ({type(e).__name__}: {e}). Check your connection and try again, "
-                             "or use source='embedded' to work offline.") from e
+    arch = data/'archive'/Path(urlparse(url).path).name
+    if not (arch.exists() and _matches_fastai_record(url, arch)):
+        try: arch.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e: raise _not_writable(arch.parent, e, 'the download') from None
+        _download(url, arch, timeout)
+        if not _matches_fastai_record(url, arch):
+            arch.unlink(missing_ok=True)
+            raise MnistDataError(f"The download of {url} does not have the size and checksum fastai records for it (damaged, or "
+                                 "changed on the server); it was deleted. Try again, or use source='embedded' to work offline.")
     safe_extract(arch, dest)
     if not _complete(dest, layout):
         shutil.rmtree(dest, ignore_errors=True)
@@ -170,10 +392,21 @@ def _fetch_fastai(url:str, data:Path, timeout:float=3.) -> Path:
 
 # %% ../nbs/lib/data.ipynb #66bd1135
 def _pair_view(full:Path, dest:Path, digits) -> Path:
-    "An MNIST_SAMPLE-layout folder for `digits` whose digit folders link to (or copy) full MNIST's."
-    if _complete(dest, 'sample'): return dest
+    "An MNIST_SAMPLE-layout folder for `digits` whose digit folders link to (or copy) full MNIST's; in the user's cache if `dest` is read-only."
+    alt = _user_cache()/'pairs'/hashlib.sha1(str(full.resolve()).encode()).hexdigest()[:12]/dest.name
+    for d in (dest, alt):
+        if _complete(d, 'sample'): return d
+    try: return _write_pair_view(full, dest, digits)
+    except OSError as e:
+        try: path = _write_pair_view(full, alt, digits)
+        except OSError: raise _not_writable(dest.parent, e, f'the {digits[0]}-and-{digits[1]} view of full MNIST') from None
+        _tell(f"Note: {dest.parent} is read-only ({e.strerror or e}), so the view of digits {digits} is in {alt.parent} instead")
+        return path
+
+def _write_pair_view(full:Path, dest:Path, digits) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.partial-'))
+    _clean_stale(dest)
+    tmp = _tmp_dir(dest)
     try:
         rows = []
         for name, full_name in zip(SPLITS['sample'], SPLITS['full']):
@@ -182,7 +415,7 @@ def _pair_view(full:Path, dest:Path, digits) -> Path:
                 src = full/full_name/str(d)
                 try: (tmp/name/str(d)).symlink_to(src.resolve(), target_is_directory=True)
                 except OSError: shutil.copytree(src, tmp/name/str(d))
-                rows += [(f'{name}/{d}/{f.name}', d) for f in sorted(src.iterdir())]
+                rows += [(f'{name}/{d}/{f}', d) for f in sorted(_pngs(src))]
         pd.DataFrame(rows, columns=['name', 'label']).to_csv(tmp/'labels.csv', index=False)
         if dest.exists(): shutil.rmtree(dest)
         _publish(tmp, dest, 'sample')
@@ -191,8 +424,8 @@ def _pair_view(full:Path, dest:Path, digits) -> Path:
 
 # %% ../nbs/lib/data.ipynb #beb24928
 def _count_images(path:Path, layout:str) -> dict:
-    "How many PNGs each split of `path` holds."
-    return {s: sum(1 for d in (path/s).iterdir() for f in os.scandir(d) if f.name.endswith('.png')) for s in SPLITS[layout]}
+    "How many PNGs the digit folders of each split of `path` hold (stray files such as .DS_Store aside)."
+    return {s: sum(len(_pngs(f)) for f in _digit_dirs(path/s)[0].values()) if (path/s).is_dir() else 0 for s in SPLITS[layout]}
 
 def _announce(path:Path, source:str, layout:str, why:str=''):
     "Say in one line which data is in use, and how large it is."
@@ -201,8 +434,13 @@ def _announce(path:Path, source:str, layout:str, why:str=''):
     sizes = ' / '.join(f'{n:,} {s}' for s, n in counts.items())
     print(f"Using {what}: {sum(counts.values()):,} images ({sizes}) in {path}{why}")
 
+def _check_timeout(timeout) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0:
+        raise MnistDataError(f"timeout is the number of seconds to wait for the network, a number above 0; got {timeout!r}")
+    return float(timeout)
+
 def _get(url, layout, digits, source, data, verbose, timeout):
-    source, data = _check_source(source), data_root(data)
+    source, timeout, data = _check_source(source), _check_timeout(timeout), data_root(data)
     tag = 'mnist_png' if digits is None else 'mnist_sample' + ('' if digits == (3, 7) else f'_{digits[0]}_{digits[1]}')
     why = ''
     if source in ('auto', 'fastai'):
@@ -223,7 +461,7 @@ def mnist_sample(
     source:str|None=None, # 'auto', 'fastai' or 'embedded'; `None` reads `MNIST_SGD_SOURCE`, else 'auto'
     data:str|Path|None=None, # where data sets live; `None` uses fastai's configured folder
     verbose:bool=True, # print which data is in use
-    timeout:float=3., # seconds to wait for the network before falling back
+    timeout:float=3., # seconds any network step may wait before we fall back
 ) -> Path:
     "Path to an MNIST_SAMPLE-layout folder (`train/`, `valid/`, `labels.csv`) for two digits."
     digits = _check_digits(digits)
@@ -234,7 +472,7 @@ def mnist_full(
     source:str|None=None, # 'auto', 'fastai' or 'embedded'; `None` reads `MNIST_SGD_SOURCE`, else 'auto'
     data:str|Path|None=None, # where data sets live; `None` uses fastai's configured folder
     verbose:bool=True, # print which data is in use
-    timeout:float=3., # seconds to wait for the network before falling back
+    timeout:float=3., # seconds any network step may wait before we fall back
 ) -> Path:
     "Path to a full-MNIST-layout folder (`training/0..9`, `testing/0..9`) with all ten digits."
     return _get(MNIST_URL, 'full', None, source, data, verbose, timeout)
@@ -243,9 +481,21 @@ def mnist_full(
 _memory_cache = {}
 
 def _png_files(folder:Path) -> list[os.DirEntry]:
-    "The PNG files of one digit folder (as directory entries, sorted by name), with a clear error when there are none."
+    "The PNG files of one digit folder (as directory entries, sorted by name), with a clear error when there are none or some images are not PNGs."
     if not folder.is_dir(): raise MnistDataError(f"Missing folder {folder}: expected a folder of 28×28 PNG digits there.")
-    with os.scandir(folder) as it: files = sorted((e for e in it if e.name.lower().endswith('.png')), key=lambda e: e.name)
+    files, others = [], []
+    with os.scandir(folder) as it:
+        for e in it:
+            if e.name.startswith('.'): continue  # .DS_Store, ._x.png (macOS), …
+            low = e.name.lower()
+            if low.endswith('.png'): files.append(e)
+            elif low.endswith(_IMAGE_EXTS): others.append(e.name)
+    others.sort()
+    if others:
+        raise MnistDataError(f"{folder} holds {len(others)} image(s) that are not PNGs ({', '.join(others[:3])}{', …' if len(others) > 3 else ''}); "
+                             "MNIST's images are PNGs and only those are read. Convert each one, e.g. "
+                             "Image.open(f).convert('L').resize((28, 28)).save(f.with_suffix('.png')), then delete or move the original.")
+    files.sort(key=lambda e: e.name)
     if not files: raise MnistDataError(f"Folder {folder} has no .png images; is the data set complete? Delete the folder and load it again.")
     return files
 
@@ -271,42 +521,153 @@ def _fingerprint(root:Path, files:dict) -> str:
             h.update(f'{d}/{e.name}|{st.st_size}|{st.st_mtime_ns}\n'.encode())
     return h.hexdigest()
 
+# %% ../nbs/lib/data.ipynb #a7c0f00a
+def _split_files(path:Path, split:str, digits) -> dict:
+    "The PNG entries of each digit folder to load, after checking the folder names and the counts in labels.csv."
+    root = path/split
+    if not root.is_dir():
+        found = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith('.')) if path.is_dir() else []
+        raise MnistDataError(f"No split {split!r} in {path}" + (f"; it has {found}." if found else ": the folder is missing or empty."))
+    dirs, odd = _digit_dirs(root)
+    if digits is None:
+        if odd: raise MnistDataError(f"{root} has folder(s) named {odd}: digit folders must be named 0 … 9 (found {[str(d) for d in dirs]}). "
+                                     f"{_odd_names_hint(odd)}, or pass digits=[…] to load only some digit folders.")
+        digits = list(dirs)
+    else:
+        digits = [digits] if not hasattr(digits, '__iter__') or isinstance(digits, str) else list(digits)
+        digits = [_as_digit(d) for d in digits]
+        dup = sorted({d for d in digits if digits.count(d) > 1})
+        if dup: raise MnistDataError(f"digits lists {dup[0]} more than once ({digits}); name each digit once.")
+        for d in digits:
+            alike = [o for o in odd if _meant_digit(o) == d]
+            if d not in dirs and alike:
+                raise MnistDataError(f"Missing folder {root/str(d)}; {root} has {alike} instead: digit folders must be named 0 … 9. "
+                                     f"Rename it to '{d}'.")
+            if alike: warnings.warn(f"{root} has folder(s) {alike} beside '{d}'; they are not loaded (digit folders are named 0 … 9)", stacklevel=3)
+    if not digits: raise MnistDataError(f"{root} has no digit folders (0 … 9); is the data set complete?")
+    files = {d: _png_files(root/str(d)) for d in digits}
+    listed = _listed(path) or {}
+    for d, fs in files.items():
+        names = listed.get((split, str(d)))
+        if not names: continue
+        gone = names - {e.name for e in fs}
+        if gone:
+            raise MnistDataError(f"{root/str(d)} has {len(fs):,} images, but {path/'labels.csv'} lists {len(names):,}: {len(gone):,} are missing "
+                                 f"(e.g. {', '.join(sorted(gone)[:3])}). The data set is incomplete: call mnist_sample() or mnist_full() "
+                                 f"again (it repairs the embedded subset), or delete {path} and load it again.")
+    return files
+
 # %% ../nbs/lib/data.ipynb #13d0cdf9
+def _cache_dirs(path:Path, cache_dir) -> list[Path]:
+    "Where cache files may go, in order of preference."
+    if cache_dir is not None: return [Path(cache_dir).expanduser()]
+    return [path.resolve().parent/'mnist_sgd_cache', _user_cache()/'cache']
+
+def _load_cache(dirs:list, name:str):
+    "The cached (pixels, labels) from the first of `dirs` that has a readable copy, else `None`."
+    for d in dirs:
+        f = d/name
+        if not f.exists(): continue
+        try: return torch.load(f, weights_only=True)
+        except Exception:  # damaged, half written by an older version, or gone meanwhile: it is rebuilt
+            try: f.unlink(missing_ok=True)
+            except OSError: pass
+    return None
+
+def _save_cache(obj, dirs:list, name:str):
+    "Save `obj` as `name` in the first of `dirs` we can write to; a folder that cannot be written (or vanishes) never fails a load."
+    first = err = None
+    for i, d in enumerate(dirs):
+        for _ in range(2):  # the folder may be deleted between mkdir and the write: try once more
+            tmp = d/f'.{name}.partial-{_HOST}-{os.getpid()}-{threading.get_ident()}'
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                with open(tmp, 'wb') as f: torch.save(obj, f)
+                os.replace(tmp, d/name)
+                if i: _tell(f"Note: cannot write the cache in {dirs[0]} ({type(first).__name__}: {first.strerror or first}); caching in {d} instead")
+                for p in d.glob('.*.partial-*'):
+                    if _stale(p): p.unlink(missing_ok=True)
+                return d/name
+            except OSError as e: err = e; first = first or e
+            finally:
+                try: tmp.unlink(missing_ok=True)
+                except OSError: pass
+    _tell(f"Note: cannot write a cache file in {' or '.join(map(str, dirs))} ({type(err).__name__}: {err.strerror or err}); "
+          "the tensors are kept in memory for this session only")
+    return None
+
 def load_digits(
     path:str|Path, # a data folder, as returned by `mnist_sample` or `mnist_full`
     split:str='train', # the split's folder name: 'train'/'valid' or 'training'/'testing'
     digits=None, # which digit folders to load (e.g. `[3]` or `(3, 7)`); `None` loads all of them
     cache:bool=True, # keep the tensors in a cache file and in memory for the next load
-    cache_dir:str|Path|None=None, # where cache files go; `None` uses `mnist_sgd_cache` beside the data
+    cache_dir:str|Path|None=None, # where cache files go; `None` uses `mnist_sgd_cache` beside the data (or your own cache folder if that is read-only)
 ) -> tuple[torch.Tensor, torch.Tensor]:
     "Images of one split as a float tensor N×28×28 in [0, 1], and their digit labels as a long tensor N."
-    root = Path(path)/split
-    if not root.is_dir():
-        found = sorted(p.name for p in Path(path).iterdir() if p.is_dir()) if Path(path).is_dir() else []
-        raise MnistDataError(f"No split {split!r} in {path}" + (f"; it has {found}." if found else ": the folder is missing or empty."))
-    if digits is None: digits = sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit())
-    if not digits: raise MnistDataError(f"{root} has no digit folders (0 … 9); is the data set complete?")
-    files = {}
-    for d in digits:
-        d = int(d)
-        if not 0 <= d <= 9: raise MnistDataError(f"MNIST has the digits 0 to 9; {d} is not one of them.")
-        files[d] = _png_files(root/str(d))
-    key = _fingerprint(root, files) + f'|{list(files)}'
+    path = Path(path).expanduser()
+    files = _split_files(path, split, digits)
+    key = _fingerprint(path/split, files) + f'|{list(files)}'
     if cache and key in _memory_cache: x, y = _memory_cache[key]
     else:
         # The cache file keeps pixels as bytes (0–255): a quarter of the size of floats, so quicker to read back.
-        cfile = Path(cache_dir or Path(path).resolve().parent/'mnist_sgd_cache')/f'{hashlib.sha1(key.encode()).hexdigest()}.pt'
-        pix = None
-        if cache and cfile.exists():
-            try: pix, y = torch.load(cfile, weights_only=True)
-            except Exception: cfile.unlink(missing_ok=True); pix = None  # a damaged cache file is rebuilt
-        if pix is None:
+        name, dirs = f'{hashlib.sha1(key.encode()).hexdigest()}.pt', _cache_dirs(path, cache_dir)
+        got = _load_cache(dirs, name) if cache else None
+        if got is None:
             pix = torch.from_numpy(np.stack([_read_png(e.path) for fs in files.values() for e in fs]))
             y = torch.cat([torch.full((len(fs),), d) for d, fs in files.items()])
-            if cache:
-                cfile.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cfile.with_suffix(f'.{os.getpid()}.tmp')
-                torch.save((pix, y), tmp); os.replace(tmp, cfile)
+            if cache: _save_cache((pix, y), dirs, name)
+        else: pix, y = got
         x = pix.to(torch.float32).div_(255)
         if cache: _memory_cache[key] = (x, y)
     return x.clone(), y.clone()  # copies: changing them never changes the cache
+
+# %% ../nbs/lib/data.ipynb #a7c0f00d
+def _can_write(folder:Path) -> bool:
+    "Can we create files in `folder` (or create it)? Tried for real, since permissions alone do not tell (read-only mounts, ACLs)."
+    probe = next((p for p in [folder, *folder.parents] if p.exists()), None)
+    if probe is None or not probe.is_dir(): return False
+    try: fd, name = tempfile.mkstemp(dir=probe, prefix='.mnist_sgd_probe-')
+    except OSError: return False
+    os.close(fd); os.unlink(name)
+    return True
+
+def data_status(
+    data:str|Path|None=None, # the data folder to check; `None` uses fastai's configured folder
+) -> list[tuple[str, str, str]]:
+    "What `mnist-sgd doctor` reports about the data: a list of (level, finding, advice), level being 'ok', 'warn' or 'fail'. No network is used."
+    try: root = data_root(data)
+    except MnistDataError as e: return [('fail', f'Data folder: {e}', 'set FASTAI_HOME to a folder you can write to')]
+    writable, out = _can_write(root), []
+    if writable: out.append(('ok', f"Data folder: {root} ({'writable' if root.exists() else 'created on first use'})", ''))
+    elif root.is_dir(): out.append(('warn', f'Data folder: {root} is read-only: data sets already there are used; nothing new can be written there',
+                                    'fine for a shared install; to download or write data, point FASTAI_HOME at a folder of your own'))
+    else: out.append(('fail', f'Data folder: {root} does not exist and cannot be created',
+                      'point FASTAI_HOME at a folder you can write to, e.g. `export FASTAI_HOME=~/fastai_home`'))
+    sets = [(root/'mnist_sample', 'sample', "fastai's MNIST_SAMPLE"), (root/'mnist_png', 'full', "fastai's full MNIST")]
+    emb = root/EMBEDDED_DIR
+    if emb.is_dir(): sets += [(p, 'full' if p.name == 'mnist_png' else 'sample', 'the embedded subset') for p in sorted(emb.iterdir())
+                             if p.is_dir() and p.name.startswith(('mnist_sample', 'mnist_png'))]
+    for path, layout, what in sets:
+        if not path.exists(): continue
+        problems = _missing(path, layout)
+        try: odd = [f'{s}/{o}' for s in SPLITS[layout] if (path/s).is_dir() for o in _digit_dirs(path/s)[1]]
+        except OSError: odd = []
+        if odd: problems.append(f'folders not named 0 … 9: {odd}')
+        counts = _count_images(path, layout)
+        sizes = ' / '.join(f'{n:,} {s}' for s, n in counts.items())
+        if problems:
+            fix = 'call mnist_sample() / mnist_full() again to repair it' if what.startswith('the embedded') else f'delete {path} and load it again'
+            out.append(('fail', f"{what} in {path} is incomplete or damaged: {'; '.join(problems)}", fix))
+        elif path.name in _REAL_SIZES and what.startswith('fastai') and tuple(counts.values()) != _REAL_SIZES[path.name]:
+            want = ' / '.join(f'{n:,}' for n in _REAL_SIZES[path.name])
+            out.append(('warn', f"{what} in {path} has {sizes} images, not the {want} of fastai's download", f'delete {path} and load it again'))
+        else: out.append(('ok', f'{what}: {sizes} images in {path}', ''))
+    left = [p for d in (root, emb, root/'mnist_sgd_pairs', root/'archive') if d.is_dir() for p in d.glob('.*.partial-*')]
+    if left: out.append(('warn', f"{len(left)} unfinished temporary folder(s) or file(s) left by interrupted writes: {', '.join(p.name for p in left[:3])}",
+                         "the next write removes those of writers that are gone; or delete them yourself when nothing is loading"))
+    beside, user = root.resolve()/'mnist_sgd_cache', _user_cache()/'cache'
+    if _can_write(beside): out.append(('ok', f'Tensor cache: a mnist_sgd_cache folder beside each data set in {root}', ''))
+    elif _can_write(user): out.append(('warn', f'Tensor cache: {root} is read-only, so caches go to {user}', ''))
+    else: out.append(('warn', f'Tensor cache: neither {root} nor {user} can be written; loads are cached in memory only',
+                      'set XDG_CACHE_HOME to a writable folder to keep caches between sessions'))
+    return out

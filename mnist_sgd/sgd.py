@@ -6,10 +6,11 @@
 from __future__ import annotations
 import torch
 import matplotlib.pyplot as plt
+from .checks import check_same_shape
 
 # %% auto #0
 __all__ = ['SEVEN_STEPS', 'descend', 'make_speed_data', 'quadratic', 'mse', 'rmse', 'quadratic_loss', 'show_fit', 'apply_step',
-           'sgd_path', 'show_seven_steps']
+           'sgd_path', 'sgd_losses', 'best_quadratic', 'show_seven_steps']
 
 # %% ../nbs/03_sgd.ipynb #24d78394
 def descend(
@@ -55,18 +56,12 @@ def quadratic(
     return a * t**2 + b * t + c
 
 # %% ../nbs/03_sgd.ipynb #2d85a13a
-def _check_shapes(preds, targs, name:str):
-    "Refuse predictions and targets whose shapes differ (they would broadcast into a wrong loss)."
-    if preds.shape != targs.shape:
-        raise ValueError(f"{name}: preds has shape {tuple(preds.shape)} but targs has shape {tuple(targs.shape)}; they must match, "
-                         "or the difference broadcasts into a wrong loss. Reshape one to the other, e.g. preds.view(targs.shape).")
-
 def mse(
     preds:torch.Tensor, # predictions
     targs:torch.Tensor, # targets, the same shape as `preds`
 ) -> torch.Tensor:
     "Mean squared error: the mean of (preds - targs)²."
-    _check_shapes(preds, targs, 'mse')
+    check_same_shape(preds, targs, 'mse')
     return ((preds - targs)**2).mean()
 
 def rmse(
@@ -74,7 +69,7 @@ def rmse(
     targs:torch.Tensor, # targets, the same shape as `preds`
 ) -> torch.Tensor:
     "Root mean squared error: the square root of `mse`, in the units of the targets."
-    _check_shapes(preds, targs, 'rmse')
+    check_same_shape(preds, targs, 'rmse')
     return mse(preds, targs).sqrt()
 
 # %% ../nbs/03_sgd.ipynb #be89d744
@@ -147,6 +142,30 @@ def sgd_path(
         path.append((before, loss.item()))
     with torch.no_grad(): path.append((params.detach().clone(), loss_func(model(t, params), targs).item()))
     return path
+
+# %% ../nbs/03_sgd.ipynb #a03f1c02
+def sgd_losses(
+    params0, # the starting (a, b, c); not modified
+    lr:float, # learning rate
+    steps:int, # how many steps to take
+    t:torch.Tensor, # the inputs
+    targs:torch.Tensor, # the targets
+    model=quadratic, # called as `model(t, params)`
+    loss_func=mse, # called as `loss_func(preds, targs)`
+) -> list[float]:
+    "The loss at the start and after each of `steps` steps of SGD from `params0` (`inf`/`nan` once it blows up)."
+    return [loss for _, loss in sgd_path(params0, lr, steps, t, targs, model, loss_func)]
+
+# %% ../nbs/03_sgd.ipynb #a03f1c05
+def best_quadratic(
+    t:torch.Tensor, # the inputs (times)
+    targs:torch.Tensor, # the targets (speeds)
+) -> torch.Tensor:
+    "The (a, b, c) of the least-squares quadratic through (`t`, `targs`): the best any quadratic can do."
+    t = torch.as_tensor(t, dtype=torch.float64).flatten()
+    X = torch.stack([t**2, t, torch.ones_like(t)], dim=1)
+    y = torch.as_tensor(targs, dtype=torch.float64).flatten()[:, None]
+    return torch.linalg.lstsq(X, y).solution.flatten().float()
 
 # %% ../nbs/03_sgd.ipynb #ee521964
 SEVEN_STEPS = [('init', 'random\nparameters'), ('predict', 'model(x, params)'), ('loss', 'how bad?'),

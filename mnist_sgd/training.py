@@ -4,12 +4,13 @@
 
 # %% ../nbs/04_mnist_loss.ipynb #a67b618b
 from __future__ import annotations
-import math
+import math, warnings
 import torch
+from .checks import check_same_shape, check_float, as_tensor_arg, evaluating
 
 # %% auto #0
 __all__ = ['binary_xy', 'init_params', 'linear1', 'sigmoid', 'mnist_loss', 'TensorBatches', 'calc_grad', 'train_epoch',
-           'batch_accuracy', 'validate_epoch']
+           'batch_accuracy', 'validate_epoch', 'batch_size_for']
 
 # %% ../nbs/04_mnist_loss.ipynb #08028528
 def binary_xy(
@@ -37,17 +38,19 @@ def init_params(
 
 # %% ../nbs/04_mnist_loss.ipynb #6e8299f0
 def linear1(
-    xb:torch.Tensor, # a mini-batch of flattened images, N×784
+    xb:torch.Tensor, # a mini-batch of flattened images, N×784, as floats
     weights:torch.Tensor, # one weight per pixel, 784×1
     bias:torch.Tensor, # one number added to every prediction
 ) -> torch.Tensor:
     "A linear model: each row of `xb` times `weights`, plus `bias` (N×1 predictions)."
+    xb, weights, bias = (as_tensor_arg(t, 'linear1', n) for t, n in ((xb, 'xb'), (weights, 'weights'), (bias, 'bias')))
     if xb.ndim < 1 or weights.ndim < 1 or xb.shape[-1] != weights.shape[0]:
         hint = (f" Flatten the images first: xb.view(-1, {xb.shape[-2]}*{xb.shape[-1]})." if xb.ndim >= 3 else
                 " Each row of xb needs one value per row of weights.")
         raise ValueError(f"linear1: xb has shape {tuple(xb.shape)}, weights has shape {tuple(weights.shape)}: the last dim of xb "
                          f"({xb.shape[-1] if xb.ndim else '-'}) must equal the first dim of weights "
                          f"({weights.shape[0] if weights.ndim else '-'}).{hint}")
+    check_float(xb, 'linear1', 'xb')
     return xb @ weights + bias
 
 # %% ../nbs/04_mnist_loss.ipynb #14f021c3
@@ -59,20 +62,12 @@ def sigmoid(
     return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 # %% ../nbs/04_mnist_loss.ipynb #1bc4c972
-def _check_pair(name:str, preds:torch.Tensor, targs:torch.Tensor):
-    "Refuse predictions and targets whose shapes differ (they would broadcast), or targets that are not 0/1."
-    if preds.shape != targs.shape:
-        p, t = tuple(preds.shape), tuple(targs.shape)
-        if len(p) == len(t) + 1 and p[-1] == 1: fix = "targs.view(-1, 1) (or targs.unsqueeze(1)) gives targets the predictions' shape"
-        elif len(t) == len(p) + 1 and t[-1] == 1: fix = "preds.view(-1, 1) (or preds.unsqueeze(1)) gives predictions the targets' shape"
-        else: fix = "give preds and targs the same shape, one target per prediction"
-        try: bshape = tuple(torch.broadcast_shapes(preds.shape, targs.shape)); what = f"they would broadcast to {bshape}, a wrong loss"
-        except RuntimeError: what = "they do not pair up"
-        raise ValueError(f"{name}: preds has shape {p} but targs has shape {t}; {what}. Fix: {fix}.")
+def _check_targets(targs:torch.Tensor, fname:str):
+    "Refuse targets that are not 0/1: digit labels such as 3 and 7 must be turned into 0/1 targets first."
     ok = (targs == 0) | (targs == 1)
     if not bool(ok.all()):
         bad = sorted(set(targs[~ok].flatten()[:5].tolist()))
-        raise ValueError(f"{name}: targets must be 0 or 1 (1 = the positive digit), got values such as {bad}. "
+        raise ValueError(f"{fname}: targets must be 0 or 1 (1 = the positive digit), got values such as {bad}. "
                          "Turn digit labels into 0/1 targets first, e.g. with binary_xy(x, y, positive=3).")
 
 def mnist_loss(
@@ -80,7 +75,7 @@ def mnist_loss(
     targs:torch.Tensor, # targets of the same shape: 1 for the positive digit, 0 otherwise
 ) -> torch.Tensor:
     "Mean distance between sigmoid(preds) and the targets: 1 - p where the target is 1, p where it is 0."
-    _check_pair('mnist_loss', preds, targs)
+    check_same_shape(preds, targs, 'mnist_loss'); _check_targets(targs, 'mnist_loss')
     probs = sigmoid(preds)
     return torch.where(targs == 1, 1 - probs, probs).mean()
 
@@ -95,6 +90,7 @@ class TensorBatches:
                  seed:int|None=None, # seed for the order; `None` draws from torch's global generator
                  device=None, # where the batches live; `None` keeps the tensors where they are
                 ):
+        x, y = as_tensor_arg(x, 'TensorBatches', 'x'), as_tensor_arg(y, 'TensorBatches', 'y')
         if len(x) != len(y): raise ValueError(f"TensorBatches: x has {len(x)} rows but y has {len(y)}; they must pair up one to one.")
         if int(bs) != bs or bs < 1: raise ValueError(f"TensorBatches: bs must be a whole number of items, at least 1, got {bs!r}.")
         self.bs, self.shuffle, self.seed = int(bs), shuffle, seed
@@ -154,12 +150,27 @@ def train_epoch(
     return total / n
 
 # %% ../nbs/04_mnist_loss.ipynb #b817f52d
+def _check_raw_preds(preds:torch.Tensor, fname:str):
+    "Refuse `nan` predictions; warn when a batch looks like probabilities, the mark of a sigmoid already applied."
+    preds = preds.detach()
+    nan = torch.isnan(preds)
+    if bool(nan.any()):
+        raise ValueError(f"{fname}: {int(nan.sum())} of {preds.numel()} predictions are nan, so any score would be meaningless. "
+                         "Training has probably diverged: lower the learning rate, or check the inputs for nan.")
+    if preds.numel() < 8: return
+    lo, hi = preds.min().item(), preds.max().item()
+    # Probabilities reach both ends of [0, 1] (a trained model) or sit around 0.5 (an untrained one); an untrained model's
+    # raw outputs can also all lie in [0, 1], but just above 0, and never reach 1.
+    if 0 <= lo and hi <= 1 and ((lo < 0.1 and hi > 0.9) or lo > 0.25):
+        warnings.warn(f"{fname}: every prediction is between 0 and 1, as if sigmoid had already been applied; sigmoid is already "
+                      "inside the metric and the loss, so give them the model's raw outputs (remove the final sigmoid).", stacklevel=3)
+
 def batch_accuracy(
-    preds:torch.Tensor, # raw model outputs for a batch, e.g. N×1
+    preds:torch.Tensor, # raw model outputs for a batch, e.g. N×1 (before any sigmoid)
     targs:torch.Tensor, # targets of the same shape: 1 for the positive digit, 0 otherwise
 ) -> torch.Tensor:
     "Fraction of the batch where the prediction (sigmoid(preds) > 0.5) agrees with the target."
-    _check_pair('batch_accuracy', preds, targs)
+    check_same_shape(preds, targs, 'batch_accuracy'); _check_targets(targs, 'batch_accuracy'); _check_raw_preds(preds, 'batch_accuracy')
     return ((sigmoid(preds) > 0.5) == (targs == 1)).float().mean()
 
 # %% ../nbs/04_mnist_loss.ipynb #980f4093
@@ -170,15 +181,20 @@ def validate_epoch(
     device=None, # move each batch here first; `None` uses the batches as `dl` gives them
 ) -> float:
     "The metric over all of `dl` (each batch weighted by its size), in eval mode and without gradients."
-    was_training = getattr(model, 'training', None)
-    if was_training is not None: model.eval()
     total, n = 0., 0
-    try:
-        with torch.no_grad():
-            for xb, yb in dl:
-                xb, yb = _to(xb, device), _to(yb, device)
-                total += float(metric(model(xb), yb)) * len(xb); n += len(xb)
-    finally:
-        if was_training: model.train()
+    with evaluating(model):
+        for xb, yb in dl:
+            xb, yb = _to(xb, device), _to(yb, device)
+            total += float(metric(model(xb), yb)) * len(xb); n += len(xb)
     if n == 0: raise ValueError("validate_epoch: the data loader gave no batches; is the validation set empty?")
     return total / n
+
+# %% ../nbs/04_mnist_loss.ipynb #d0c2a140
+def batch_size_for(
+    n:int, # how many training items there are
+    steps:int=48, # about how many mini-batches (SGD steps) one epoch should have
+) -> int:
+    "The power of two nearest to `n / steps`: a batch size giving about `steps` SGD steps per epoch, whatever the data's size."
+    if int(n) != n or n < 1 or int(steps) != steps or steps < 1:
+        raise ValueError(f"batch_size_for: n and steps must be whole numbers of at least 1, got n={n!r}, steps={steps!r}.")
+    return 2 ** max(0, round(math.log2(n / steps)))

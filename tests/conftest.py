@@ -32,3 +32,15 @@ def fresh_fastai_home(tmp_path, monkeypatch):
     fastai_cfg.cache_clear()
     yield tmp_path/'fastai'
     fastai_cfg.cache_clear()
+
+
+@pytest.fixture(scope='session')
+def standin_home(tmp_path_factory):
+    "A fastai home whose data folder holds a stand-in for fastai's real MNIST_SAMPLE and MNIST downloads, with exactly their sizes (built once per session)."
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    try: import standin
+    finally: sys.path.remove(str(Path(__file__).parent))
+    home = tmp_path_factory.mktemp('standin')/'fastai'
+    standin.build(home, workers=max(1, min(2, os.cpu_count() or 1)))
+    return home

@@ -104,10 +104,23 @@ def test_baseline_accuracy_on_training_set(digits):
     assert acc_train['overall'] >= 0.92  # 0.936 on the embedded data
 
 
+def test_the_baseline_works_for_any_pair_of_digits():
+    "Nothing in mnist_distance, is_3 or baseline_accuracy is tied to threes and sevens: the same code tells 2s from 4s."
+    from mnist_sgd.data import mnist_sample
+    p = mnist_sample(digits=(2, 4), source='embedded', verbose=False)
+    (t2, _), (t4, _) = load_digits(p, 'train', [2]), load_digits(p, 'train', [4])
+    (v2, _), (v4, _) = load_digits(p, 'valid', [2]), load_digits(p, 'valid', [4])
+    acc = baseline_accuracy(v2, v4, t2.mean(0), t4.mean(0))  # 'threes' is the first digit, 'sevens' the second
+    assert acc['overall'] > 0.8
+    ref = sum(bool(F.l1_loss(x, t2.mean(0)) < F.l1_loss(x, t4.mean(0))) for x in v2) / len(v2)
+    assert acc['threes'] == pytest.approx(ref)
+
+
 def test_show_broadcast_draws_and_checks_shapes(digits):
     fig = show_broadcast(digits['valid3'], digits['mean3'], n=3, names=('valid3', 'mean3'))
     texts = ' '.join(t.get_text() for t in fig.axes[0].texts)
-    assert '(100, 28, 28)' in texts and 'mean3 (28, 28)' in texts and '(100,)' in texts
+    n = len(digits['valid3'])
+    assert f'({n}, 28, 28)' in texts and 'mean3 (28, 28)' in texts and f'({n},)' in texts
     d = mnist_distance(digits['valid3'][:3], digits['mean3'])
     assert all(f'{v:.3f}' in texts for v in d.tolist())  # the numbers drawn are mnist_distance's
     plt.close(fig)

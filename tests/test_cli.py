@@ -1,13 +1,16 @@
-"Tests of the `mnist-sgd` command: the course runner, the site and the doctor, on a tiny course built here."
-import json, os, re, subprocess, sys
+"Tests of the `mnist-sgd` command and what it calls (lessons, runner, site, doctor), on tiny courses built here."
+import json, os, re, shutil, subprocess, sys
 from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 import mnist_sgd
-from mnist_sgd import cli
-from mnist_sgd.cli import (CourseError, NotebookRun, collect_results, course_notebooks, doctor_lines, find_nbs, main,
-                           report, results_table)
+from mnist_sgd import cli, lessons as lessons_mod
+from mnist_sgd.cli import main
+from mnist_sgd.doctor import doctor_lines
+from mnist_sgd.lessons import CourseError, course_notebooks, find_nbs
+from mnist_sgd.report import collect_results, report
+from mnist_sgd.runner import NotebookRun, results_table, run_course
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -23,7 +26,7 @@ def tiny(tmp_path_factory):
     "A course of two lessons (one passes, one fails) plus an index notebook that is not a lesson."
     nbs = tmp_path_factory.mktemp('tiny_course')
     _write(nbs, '01_passes.ipynb', '# # A lesson that works\n> It draws a line and reports numbers.',
-           'import os, sys, matplotlib.pyplot as plt\nfrom mnist_sgd.cli import report',
+           'import os, sys, matplotlib.pyplot as plt\nfrom mnist_sgd.report import report',
            'plt.figure(figsize=(2, 1.5)); plt.plot([0, 1], [1, 0]); plt.show()',
            '#| eval: false\nraise RuntimeError("cells marked eval: false are skipped")',
            '#| slow\nraise RuntimeError("cells with a tst_flag are skipped")',
@@ -76,15 +79,17 @@ def test_find_nbs_in_the_checkout_and_with_nbs():
 
 def test_find_nbs_without_a_checkout_says_how_to_get_the_notebooks(tmp_path, monkeypatch):
     monkeypatch.setattr(mnist_sgd, '__file__', str(tmp_path/'site-packages'/'mnist_sgd'/'__init__.py'))
+    monkeypatch.setattr(lessons_mod, 'shipped_lessons', lambda: None)
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(CourseError, match=r'not part of the installed package.*--nbs path/to/nbs'): find_nbs()
+    with pytest.raises(CourseError, match=r'No course notebooks found.*mnist_sgd\[course\].*--nbs path/to/the/lessons'): find_nbs()
     assert main(['course']) == 2
 
 
 def test_course_notebooks_in_order_without_index(tiny):
     assert [p.name for p in course_notebooks(tiny)] == ['01_passes.ipynb', '02_fails.ipynb']
     real = [p.name for p in course_notebooks(REPO/'nbs')]
-    assert real[:2] == ['00_core.ipynb', '01_data.ipynb'] and real == sorted(real) and 'index.ipynb' not in real
+    assert real[:2] == ['01_data.ipynb', '02_pixel_similarity.ipynb'] and real == sorted(real) and 'index.ipynb' not in real
+    assert not any(name.startswith(('00_', '10_')) for name in real)  # library notebooks live in nbs/lib, not among the lessons
 
 
 @pytest.mark.parametrize('only, names', [('2', ['02_fails']), ('01,02', ['01_passes', '02_fails']), ('fails', ['02_fails']),
@@ -96,7 +101,8 @@ def test_course_notebooks_only(tiny, only, names):
 def test_course_notebooks_only_unknown_lists_the_choices(tiny, tmp_path):
     with pytest.raises(CourseError, match=r'--only 7,nope matches no lesson .*choose from: 01_passes, 02_fails'):
         course_notebooks(tiny, '01,7,nope')
-    with pytest.raises(CourseError, match='no numbered notebooks'): course_notebooks(tmp_path)
+    with pytest.raises(CourseError, match='holds no lessons'): course_notebooks(tmp_path)
+    with pytest.raises(CourseError, match='names no lesson'): course_notebooks(tiny, ' , ')
 
 
 # --- running the course
@@ -105,7 +111,7 @@ def test_course_fails_and_shows_the_failing_cell(course_run):
     status, out, _, _ = course_run
     assert status == 1
     assert re.search(r'01_passes\s+ok\s+[\d.]+\s+accuracy=0.75, source=embedded, device=auto, python=\S+, final_loss=0.125', out)
-    assert re.search(r'02_fails\s+failed\s+[\d.]+', out) and re.search(r'total\s+1/2 ok', out)
+    assert re.search(r'02_fails\s+failed\s+[\d.]+', out) and re.search(r'total\s+1/2 ok\s+[\d.]+\s+data: embedded', out)
     assert "✗ 02_fails.ipynb failed in cell 3 of 4:\n    assert x == 2, 'x should be 2 here'" in out
     assert 'AssertionError: x should be 2 here' in out and '\x1b[' not in out
     assert 'index.ipynb' not in out and 'are skipped' not in out
@@ -148,7 +154,7 @@ def test_timeout_fails_the_lesson(tmp_path, capsys):
 
 
 def test_flags_run_flagged_cells_too(tmp_path, capsys):
-    _write(tmp_path, '01_flagged.ipynb', "#| slow\nfrom mnist_sgd.cli import report; report(slow_ran=1)")
+    _write(tmp_path, '01_flagged.ipynb', "#| slow\nfrom mnist_sgd.report import report; report(slow_ran=1)")
     assert main(['course', '--nbs', str(tmp_path)]) == 0 and 'slow_ran' not in capsys.readouterr().out
     assert main(['course', '--nbs', str(tmp_path), '--flags', 'slow']) == 0 and 'slow_ran=1' in capsys.readouterr().out
 
@@ -158,7 +164,7 @@ def test_default_jobs():
 
 
 def test_jobs_keep_course_order(tiny):
-    runs = cli.run_course(course_notebooks(tiny), env={'MNIST_SGD_DEVICE': 'cpu'}, jobs=2, progress=False)
+    runs = run_course(course_notebooks(tiny), env={'MNIST_SGD_DEVICE': 'cpu'}, jobs=2, progress=False)
     assert [(r.path.stem, r.status) for r in runs] == [('01_passes', 'ok'), ('02_fails', 'failed')]
 
 
@@ -172,13 +178,14 @@ def test_console_script(tiny):
 
 def test_results_table_layout():
     runs = [NotebookRun(Path('01_a.ipynb'), 'ok', 1.25, {'acc': 0.987654, 'n': 3}), NotebookRun(Path('02_bb.ipynb'), 'failed', 10.)]
-    assert results_table(runs).splitlines() == [
+    assert results_table(runs).splitlines()[-1] == 'total     1/2 ok     11.2'
+    assert results_table(runs, source='fastai').splitlines() == [
         'notebook  status  seconds  key results',
         '------------------------------------------',
         '01_a      ok          1.2  acc=0.9877, n=3',
         '02_bb     failed     10.0',
         '------------------------------------------',
-        'total     1/2 ok     11.2']
+        'total     1/2 ok     11.2  data: fastai']
 
 
 # --- the site
@@ -272,9 +279,184 @@ def test_cuda_without_a_gpu_is_refused_before_running(tiny, capsys):
 def test_jobs_fetch_the_data_once_before_lessons_start(tmp_path, fresh_fastai_home, capsys):
     for i in (1, 2):
         _write(tmp_path, f'0{i}_data.ipynb', "from mnist_sgd.data import mnist_sample, data_root\n"
-               "import os\nfrom mnist_sgd.cli import report\n"
+               "import os\nfrom mnist_sgd.report import report\n"
                "report(images=len(list((mnist_sample()/'train'/'3').iterdir())), threads=os.environ.get('OMP_NUM_THREADS'))")
     assert main(['course', '--nbs', str(tmp_path), '--jobs', '2']) == 0
     threads = os.environ.get('OMP_NUM_THREADS') or str(max(1, os.cpu_count() // 2))  # each kernel gets its share of the cores
     assert capsys.readouterr().out.count(f'images=400, threads={threads}') == 2
     assert (fresh_fastai_home/'data'/'mnist_sgd_embedded'/'mnist_sample'/'train'/'3').is_dir()
+
+
+# --- requests that cannot work are refused before anything runs (issue 13, finding 17)
+
+@pytest.mark.parametrize('args, message', [
+    (['--timeout', '0'], "argument --timeout: '0': give the seconds one cell may take, a whole number above 0"),
+    (['--timeout', '-5'], "argument --timeout: '-5': give the seconds one cell may take"),
+    (['--timeout', 'soon'], "argument --timeout: 'soon'"),
+    (['--jobs', '0'], "argument --jobs: '0': give how many lessons run at once"),
+])
+def test_bad_numbers_are_refused(tiny, capsys, args, message):
+    assert main(['course', '--nbs', str(tiny), *args]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and 'Running' not in captured.out
+
+
+def test_run_notebook_refuses_a_zero_timeout(tiny):
+    with pytest.raises(ValueError, match="a number above 0"): run_course(course_notebooks(tiny), timeout=0)
+
+
+@pytest.mark.parametrize('only', [',', ' , ', ''])
+def test_only_naming_nothing_is_refused(tiny, capsys, only):
+    assert main(['course', '--nbs', str(tiny), '--only', only]) == 2
+    captured = capsys.readouterr()
+    assert 'names no lesson' in captured.err and 'Running' not in captured.out
+
+
+def test_bad_out_and_html_paths_are_refused_before_the_course_runs(tiny, tmp_path, capsys):
+    a_file = tmp_path/'a_file'; a_file.write_text('x')
+    for flag in ('--out', '--html'):
+        assert main(['course', '--nbs', str(tiny), flag, str(a_file)]) == 2
+        captured = capsys.readouterr()
+        assert f'{flag} {a_file} is a file, not a folder' in captured.err and 'Running' not in captured.out
+        assert main(['course', '--nbs', str(tiny), flag, str(a_file/'below')]) == 2
+        captured = capsys.readouterr()
+        assert f'{flag} {a_file/"below"}: cannot write there' in captured.err and 'Running' not in captured.out
+    assert main(['site', str(a_file), '--nbs', str(tiny)]) == 2 and 'is a file, not a folder' in capsys.readouterr().err
+    before = {p.name: p.read_bytes() for p in tiny.iterdir()}
+    assert main(['course', '--nbs', str(tiny), '--out', str(tiny)]) == 2  # executed copies would overwrite the lessons
+    assert 'the lessons folder itself' in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tiny.iterdir()} == before
+
+
+def test_a_read_only_out_folder_is_refused(tiny, tmp_path):
+    ro = tmp_path/'ro'; ro.mkdir(); ro.chmod(0o555)
+    code = (f"import sys; from mnist_sgd.cli import main; sys.exit(main(['course', '--nbs', {str(tiny)!r}, '--out', {str(ro/'x')!r}]))")
+    r = subprocess.run([*_unprivileged(), sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f'--out {ro/"x"}: cannot write there (Permission denied)' in r.stderr and 'Running' not in r.stdout
+
+
+def _unprivileged() -> list:
+    "A command prefix that runs without root's power to write anywhere (nothing when we are not root)."
+    if os.geteuid() != 0: return []
+    if not shutil.which('setpriv'): pytest.skip('running as root without setpriv: cannot test a read-only folder')
+    return ['setpriv', '--bounding-set=-dac_override,-dac_read_search,-fowner', '--inh-caps=-all']
+
+
+# --- empty panels fail the lesson (issue 9, item 5)
+
+def test_a_figure_with_an_empty_panel_fails_the_lesson(tmp_path, capsys):
+    _write(tmp_path, '01_empty.ipynb', 'import matplotlib.pyplot as plt',
+           "fig, (a, b) = plt.subplots(1, 2, figsize=(3, 1.5))\na.plot([0, 1], [1, 0]); b.set_title('a smooth slope')\nplt.show()")
+    _write(tmp_path, '02_full.ipynb', 'import matplotlib.pyplot as plt',
+           "fig, (a, b, c) = plt.subplots(1, 3, figsize=(3, 1.5))\na.plot([0, 1], [1, 0]); b.imshow([[0, 1]]); c.axis('off')\nplt.show()")
+    _write(tmp_path, '03_value.ipynb', 'import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(2, 1)); plt.close(fig)', 'fig')
+    assert main(['course', '--nbs', str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r'01_empty\s+failed', out) and re.search(r'02_full\s+ok', out) and re.search(r'03_value\s+failed', out)
+    assert "✗ 01_empty.ipynb failed in cell 2 of 2:" in out and "draws a figure with nothing in panel 2 of 2 ('a smooth slope')" in out
+    assert "✗ 03_value.ipynb failed in cell 2 of 2:" in out  # a figure shown as a cell's value is checked too
+
+
+def test_the_figure_check_counts_every_kind_of_mark():
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from mnist_sgd.runner import empty_panels
+    fig, axs = plt.subplots(1, 6)
+    axs[0].plot([]); axs[1].bar([1], [2]); axs[2].scatter([1], [2]); axs[3].text(.5, .5, 'hi'); axs[4].hist([1, 2, 2])
+    axs[5].set_title('empty')
+    assert empty_panels(fig) == ['panel 1 of 6', "panel 6 of 6 ('empty')"]  # a line with no points draws nothing
+    plt.close(fig)
+
+
+# --- mnist-sgd lessons DIR
+
+def test_lessons_copies_out_and_keeps_the_learners_edits(tmp_path, capsys):
+    dest = tmp_path/'course'
+    assert main(['lessons', str(dest)]) == 0
+    names = sorted(p.name for p in dest.glob('*.ipynb'))
+    assert names == sorted(p.name for p in (REPO/'nbs').glob('[0-9]*.ipynb'))
+    lesson = dest/names[0]
+    lesson.write_text(lesson.read_text().replace('"cells": [', '"cells": [{"cell_type": "markdown", "id": "mine", "metadata": {}, "source": ["mine"]},', 1))
+    mine = lesson.read_bytes()
+    capsys.readouterr()
+    assert main(['lessons', str(dest)]) == 0
+    out = capsys.readouterr().out
+    assert f'up to date: {names[1]}' in out and lesson.read_bytes() == mine
+    # a newer course: unchanged copies are refreshed, the edited one is kept and the new version goes beside it
+    src = tmp_path/'newer'; src.mkdir()
+    for n in names: (src/n).write_bytes((REPO/'nbs'/n).read_bytes().replace(b'"cells": [', b'"cells": [{"cell_type": "markdown", "id": "v2", "metadata": {}, "source": ["v2"]},', 1))
+    assert main(['lessons', str(dest), '--nbs', str(src)]) == 0
+    out = capsys.readouterr().out
+    assert f'updated: {names[1]}' in out and b'"v2"' in (dest/names[1]).read_bytes()
+    assert f'kept: {lesson.name} has your changes' in out and lesson.read_bytes() == mine
+    assert b'"v2"' in (dest/f'{lesson.stem}.new.ipynb').read_bytes()
+
+
+def test_lessons_into_a_file_is_refused(tmp_path, capsys):
+    (tmp_path/'f').write_text('x')
+    assert main(['lessons', str(tmp_path/'f')]) == 2 and 'is a file, not a folder' in capsys.readouterr().err
+
+
+# --- the doctor's traps (issue 12 item 4; issue 13 findings 14 and 15)
+
+def test_doctor_reports_the_platform_and_widgets(monkeypatch):
+    monkeypatch.delenv('MNIST_SGD_DEVICE', raising=False)
+    lines = doctor_lines(timeout=0.5)
+    assert lines[0].startswith('✓ Platform: Linux') or lines[0].startswith('✓ Platform: ')
+    assert any(l.startswith('✓ Jupyter widget extension') for l in lines)  # the test environment has JupyterLab's widget extension
+
+
+def test_doctor_flags_windows_workers_and_a_cpu_colab(monkeypatch):
+    from mnist_sgd import doctor
+    monkeypatch.setattr(doctor, 'platform_kind', lambda: 'windows')
+    assert any(l.startswith('! Windows: a DataLoader with num_workers > 0') for l in doctor_lines(timeout=0.5))
+    monkeypatch.setattr(doctor, 'platform_kind', lambda: 'colab')
+    import torch
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    lines = doctor_lines(timeout=0.5)
+    assert any(l.startswith('! Colab: this runtime has no GPU — Runtime → Change runtime type') for l in lines)
+    assert any(l.startswith('✓ Widgets on Colab') for l in lines)
+
+
+def test_doctor_flags_a_jupyter_without_the_widget_extension(tmp_path, monkeypatch):
+    from mnist_sgd import doctor
+    line = doctor._widget_lines('linux', [tmp_path])[0]
+    assert line.startswith("! JupyterLab's widget extension is missing (@jupyter-widgets/jupyterlab-manager, ipycanvas)")
+    assert 'pip install jupyterlab_widgets ipycanvas' in line
+
+
+def test_doctor_flags_mnist_sgd_home_that_is_a_file(tmp_path, monkeypatch, capsys):
+    home = tmp_path/'home'; home.write_text('not a folder')
+    monkeypatch.delenv('MNIST_SGD_ANSWERS', raising=False)
+    monkeypatch.setenv('MNIST_SGD_HOME', str(home))
+    assert main(['doctor', '--timeout', '0.5']) == 1
+    out = capsys.readouterr().out
+    assert f'✗ Questionnaire answers cannot be saved: {home} is a file, not a folder' in out and 'set MNIST_SGD_HOME to a folder' in out
+
+
+def test_doctor_flags_a_read_only_data_folder(tmp_path):
+    ro = tmp_path/'fastai'; (ro/'data').mkdir(parents=True); (ro/'data').chmod(0o555)
+    env = {**os.environ, 'FASTAI_HOME': str(ro), 'MNIST_SGD_SOURCE': 'embedded'}
+    code = "from mnist_sgd.doctor import _data_lines; print('\\n'.join(_data_lines(0.5)))"
+    r = subprocess.run([*_unprivileged(), sys.executable, '-c', code], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    line = next(l for l in r.stdout.splitlines() if 'read-only' in l)  # the doctor's own check, or the data module's data_status
+    assert line[:2] in ('! ', '✗ ') and str(ro/'data') in line and 'FASTAI_HOME' in line, r.stdout
+
+
+def test_doctor_shows_the_data_modules_own_findings(monkeypatch):
+    import mnist_sgd.data
+    from mnist_sgd import doctor
+    monkeypatch.setattr(mnist_sgd.data, 'data_status', lambda: [('ok', 'Data folder: /x (writable)', ''), ('warn', 'a finding', 'advice')], raising=False)
+    lines = doctor._data_lines(0.5)
+    assert lines[:2] == ['✓ Data folder: /x (writable)', '! a finding — advice']
+
+
+def test_doctor_uses_the_modules_own_status_checks_when_they_exist(monkeypatch):
+    import types
+    from mnist_sgd import doctor
+    fake = types.ModuleType('mnist_sgd.answers'); fake.answers_status = lambda: (False, 'answers file is locked by another kernel')
+    monkeypatch.setitem(sys.modules, 'mnist_sgd.answers', fake)
+    assert '✗ answers file is locked by another kernel' in doctor._answers_lines()

@@ -283,3 +283,424 @@ def test_publish_keeps_a_complete_copy_made_meanwhile(tmp_path):
     assert not (dest/'train'/'x').exists()
     bad = tmp_path/'half'; (bad/'train').mkdir(parents=True); (bad/'train'/'y').write_text('other')
     with pytest.raises(OSError): data._publish(tmp, bad, 'sample')  # an incomplete folder in the way is an error
+
+
+# --- issue 13: every network step is bounded ---------------------------------------------------------------------
+
+import shutil, signal, subprocess, sys, threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
+
+
+@pytest.fixture
+def silent_server():
+    "A server that accepts connections and never answers: its URL."
+    srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(16)
+    held, stop = [], threading.Event()
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try: held.append(srv.accept()[0])
+            except OSError: pass
+    t = threading.Thread(target=accept, daemon=True); t.start()
+    yield f'http://127.0.0.1:{srv.getsockname()[1]}'
+    stop.set(); t.join(); srv.close()
+    for c in held: c.close()
+
+
+def _in_thread(fn, wait):
+    "Run `fn` in a daemon thread; (finished, result or exception, seconds), waiting at most `wait` s, so a hang fails the test rather than stalling it."
+    box = {}
+    def run():
+        try: box['value'] = fn()
+        except BaseException as e: box['value'] = e
+    t0 = time.perf_counter(); t = threading.Thread(target=run, daemon=True); t.start(); t.join(wait)
+    return not t.is_alive(), box.get('value'), time.perf_counter() - t0
+
+
+def test_stalled_server_falls_back_within_10_s(silent_server, fresh_fastai_home, monkeypatch, capsys):
+    monkeypatch.setattr(data, 'MNIST_SAMPLE_URL', f'{silent_server}/mnist_sample.tgz')
+    done, path, took = _in_thread(lambda: mnist_sample(source='auto'), 30)
+    assert done, 'mnist_sample() still hanging after 30 s on a server that never answers'
+    assert isinstance(path, Path) and path.parent.name == data.EMBEDDED_DIR, path
+    assert took < 10, took
+    out = capsys.readouterr().out
+    assert 'embedded real-MNIST subset' in out and ('was abandoned' in out or 'failed' in out), out
+    assert not list((data.data_root()/'archive').glob('*')), 'no half-downloaded archive is left'
+
+
+def test_stalled_server_with_source_fastai_says_what_happened(silent_server, fresh_fastai_home, monkeypatch):
+    monkeypatch.setattr(data, 'MNIST_SAMPLE_URL', f'{silent_server}/mnist_sample.tgz')
+    done, err, took = _in_thread(lambda: mnist_sample(source='fastai', timeout=1), 20)
+    assert done and took < 5, took
+    assert isinstance(err, MnistDataError) and "source='embedded'" in str(err), err
+
+
+@pytest.fixture
+def trickle_server():
+    "A server that answers with headers, then one byte every 0.1 s, forever: a socket read timeout never fires."
+    srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(4); stop = threading.Event()
+    def serve():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try: c, _ = srv.accept()
+            except OSError: continue
+            try:
+                c.recv(4096); c.sendall(b'HTTP/1.0 200 OK\r\nContent-Length: 100000000\r\n\r\n')
+                while not stop.is_set(): c.sendall(b'x'); time.sleep(0.1)
+            except OSError: pass
+            finally: c.close()
+    t = threading.Thread(target=serve, daemon=True); t.start()
+    yield f'http://127.0.0.1:{srv.getsockname()[1]}'
+    stop.set(); t.join(); srv.close()
+
+
+def test_download_has_an_overall_deadline(trickle_server, tmp_path, monkeypatch):
+    dest = tmp_path/'archive'/'x.tgz'
+    monkeypatch.setenv('MNIST_SGD_DOWNLOAD_SECONDS', '1.5')
+    t0 = time.perf_counter()
+    with pytest.raises(MnistDataError, match=r'abandoned \(it took over 1.5 s .*MNIST_SGD_DOWNLOAD_SECONDS'):
+        data._download(f'{trickle_server}/x.tgz', dest, timeout=1)
+    assert time.perf_counter() - t0 < 4
+    assert not dest.exists()
+    for _ in range(50):  # the abandoned worker removes its partial file at its next read
+        if not list(dest.parent.glob('.*partial*')): break
+        time.sleep(0.1)
+    assert not list(dest.parent.glob('.*partial*'))
+
+
+class _StallingResolver:
+    "A `socket.getaddrinfo` that hangs for `seconds` (released when the test ends)."
+    def __init__(self, seconds): self.seconds, self.release, self.calls = seconds, threading.Event(), 0
+    def __call__(self, *a, **k):
+        self.calls += 1; self.release.wait(self.seconds); raise socket.gaierror('name lookup timed out')
+
+
+def test_probe_is_bounded_when_name_lookup_stalls(monkeypatch):
+    stall = _StallingResolver(15)
+    monkeypatch.setattr(socket, 'getaddrinfo', stall)
+    try:
+        t0 = time.perf_counter()
+        assert data._online('https://s3.amazonaws.com/fast-ai-sample/mnist_sample.tgz', timeout=1) is False
+        took = time.perf_counter() - t0
+    finally: stall.release.set()
+    assert stall.calls == 1 and took < 2.5, took
+
+
+def test_auto_falls_back_quickly_when_name_lookup_stalls(monkeypatch, fresh_fastai_home, capsys):
+    stall = _StallingResolver(15)
+    monkeypatch.setattr(socket, 'getaddrinfo', stall)
+    try: done, path, took = _in_thread(lambda: mnist_sample(source='auto'), 30)
+    finally: stall.release.set()
+    assert done and isinstance(path, Path) and path.parent.name == data.EMBEDDED_DIR, path
+    assert took < 10, took
+    assert 'Could not reach s3.amazonaws.com' in capsys.readouterr().out
+
+
+@pytest.fixture
+def http_served(tmp_path):
+    "A real HTTP server for the folder tmp_path/'www': its base URL."
+    (tmp_path/'www').mkdir()
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *a): pass
+    srv = ThreadingHTTPServer(('127.0.0.1', 0), partial(Quiet, directory=str(tmp_path/'www')))
+    t = threading.Thread(target=srv.serve_forever, daemon=True); t.start()
+    yield tmp_path/'www', f'http://127.0.0.1:{srv.server_address[1]}'
+    srv.shutdown(); srv.server_close()
+
+
+def test_download_over_http_then_fastai_checks(http_served, fresh_fastai_home, monkeypatch):
+    www, base = http_served
+    make_sample_archive(www/'mnist_sample.tgz')
+    url = f'{base}/mnist_sample.tgz'
+    monkeypatch.setattr(data, 'MNIST_SAMPLE_URL', url)
+    import fastdownload.core as fd
+    real = fd.read_checks
+    monkeypatch.setattr(fd, 'read_checks', lambda fmod: {**real(fmod), url: (123, 'not-its-md5')})
+    with pytest.raises(MnistDataError, match='size and checksum fastai records.*deleted'):
+        mnist_sample(source='fastai', verbose=False)
+    assert not (data.data_root()/'archive'/'mnist_sample.tgz').exists() and not (data.data_root()/'mnist_sample').exists()
+    monkeypatch.setattr(fd, 'read_checks', lambda fmod: {**real(fmod), url: fd.path_stats(www/'mnist_sample.tgz')})
+    path = mnist_sample(source='fastai', verbose=False)
+    assert load_digits(path, 'valid', cache=False)[1].tolist() == [3, 3, 3, 7, 7, 7]
+
+
+def test_timeout_must_be_a_positive_number(tmp_path, monkeypatch):
+    for bad in (0, -5, 'soon', None, float('nan')):
+        with pytest.raises(MnistDataError, match='timeout is the number of seconds'): mnist_sample(source='embedded', timeout=bad)
+    monkeypatch.setenv('MNIST_SGD_DOWNLOAD_SECONDS', 'ten')
+    with pytest.raises(MnistDataError, match="MNIST_SGD_DOWNLOAD_SECONDS='ten' should be a number of seconds"):
+        data._download('file:///nowhere.tgz', tmp_path/'x.tgz')
+
+
+# --- issue 13: data folders ----------------------------------------------------------------------------------------
+
+def _one_image(sample_path):
+    return next((sample_path/'train'/'3').glob('*.png')).read_bytes()
+
+
+@pytest.mark.parametrize('name', ['three', '03', 'Three'])
+def test_digit_folder_not_named_as_a_digit(tmp_path, sample_path, name):
+    (tmp_path/'train'/name).mkdir(parents=True); (tmp_path/'train'/'7').mkdir()
+    for d in (name, '7'): (tmp_path/'train'/d/'1.png').write_bytes(_one_image(sample_path))
+    with pytest.raises(MnistDataError, match=rf"folder\(s\) named \['{name}'\]: digit folders must be named 0 … 9 \(found \['7'\]\)\. Rename them \('{name}' → '3'\)"):
+        load_digits(tmp_path, cache=False)
+    with pytest.raises(MnistDataError, match=rf"Missing folder .*; .* has \['{name}'\] instead.*Rename it to '3'"):
+        load_digits(tmp_path, digits=[3, 7], cache=False)
+    assert load_digits(tmp_path, digits=[7], cache=False)[1].tolist() == [7]  # the folders asked for still load
+    (tmp_path/'train'/'3').mkdir(); (tmp_path/'train'/'3'/'2.png').write_bytes(_one_image(sample_path))
+    with pytest.warns(UserWarning, match=rf"\['{name}'\] beside '3'; they are not loaded"):
+        load_digits(tmp_path, digits=[3], cache=False)
+
+
+def test_hidden_folders_are_not_digit_folders(tmp_path, sample_path):
+    (tmp_path/'train'/'3').mkdir(parents=True); (tmp_path/'train'/'.ipynb_checkpoints').mkdir()
+    (tmp_path/'train'/'3'/'1.png').write_bytes(_one_image(sample_path))
+    assert load_digits(tmp_path, cache=False)[1].tolist() == [3]
+
+
+@pytest.mark.parametrize('ext', ['.jpg', '.JPEG', '.bmp', '.webp'])
+def test_non_png_images_are_not_skipped_silently(tmp_path, sample_path, ext):
+    folder = tmp_path/'train'/'3'; folder.mkdir(parents=True)
+    (folder/'1.png').write_bytes(_one_image(sample_path))
+    Image.new('L', (28, 28)).save(folder/f'mine{ext}', format={'.jpg': 'JPEG', '.JPEG': 'JPEG'}.get(ext, ext[1:].upper()))
+    with pytest.raises(MnistDataError, match=rf"holds 1 image\(s\) that are not PNGs \(mine{ext}\).*convert\('L'\)"):
+        load_digits(tmp_path, cache=False)
+
+
+def test_images_deleted_from_the_embedded_folder_do_not_load_silently(tmp_path, capsys):
+    path = mnist_sample(source='embedded', data=tmp_path, verbose=False)
+    files = sorted((path/'train'/'3').glob('*.png'))
+    assert len(files) == 400
+    for f in files[:300]: f.unlink()
+    with pytest.raises(MnistDataError, match=r"has 100 images, but .*labels.csv lists 400: 300 are missing .*call mnist_sample\(\)"):
+        load_digits(path, 'train')
+    assert mnist_sample(source='embedded', data=tmp_path, verbose=False) == path  # the next call repairs it
+    assert 'Repaired the embedded data' in capsys.readouterr().out
+    x, y = load_digits(path, 'train')
+    assert torch.bincount(y)[[3, 7]].tolist() == [400, 400]
+
+
+def test_labels_csv_in_fastais_own_format_is_checked_by_file_name(tmp_path, sample_path):
+    "fastai's MNIST_SAMPLE labels.csv names every file and labels 3 as 0 and 7 as 1: the count check reads only the names."
+    for d in (3, 7):
+        (tmp_path/'train'/str(d)).mkdir(parents=True)
+        for i in range(3): (tmp_path/'train'/str(d)/f'{i}.png').write_bytes(_one_image(sample_path))
+    (tmp_path/'labels.csv').write_text('name,label\n' + ''.join(f'train/{d}/{i}.png,{int(d == 7)}\n' for d in (3, 7) for i in range(3)))
+    assert load_digits(tmp_path, cache=False)[0].shape == (6, 28, 28)
+    (tmp_path/'train'/'7'/'2.png').unlink()
+    with pytest.raises(MnistDataError, match=r"has 2 images, but .* lists 3: 1 are missing \(e.g. 2.png\)"): load_digits(tmp_path, cache=False)
+
+
+@pytest.mark.parametrize('digits', [(3.7, 7), (3, 7.5), (True, 7), ('3x', 7)])
+def test_fractional_or_odd_digits_are_refused(digits):
+    with pytest.raises(MnistDataError, match='is not a digit'): mnist_sample(digits=digits, source='embedded')
+
+
+def test_load_digits_refuses_fractional_and_repeated_digits(sample_path):
+    with pytest.raises(MnistDataError, match='3.7 is not a digit'): load_digits(sample_path, 'valid', digits=[3.7])
+    with pytest.raises(MnistDataError, match='lists 3 more than once'): load_digits(sample_path, 'valid', digits=[3, 3])
+    assert torch.equal(load_digits(sample_path, 'valid', digits=3)[1], load_digits(sample_path, 'valid', digits=[3.0])[1])
+
+
+def test_ds_store_inside_train_breaks_nothing(tmp_path, capsys):
+    path, full = mnist_sample(source='embedded', data=tmp_path, verbose=False), mnist_full(source='embedded', data=tmp_path, verbose=False)
+    for p in (path/'train', path/'train'/'3', full/'training', full/'testing'/'0', path): (p/'.DS_Store').write_bytes(b'\0\0\0\1Bud1')
+    (path/'train'/'3'/'._1.png').write_bytes(b'\0\5\26\7')  # macOS's AppleDouble companion file
+    capsys.readouterr()
+    mnist_sample(source='embedded', data=tmp_path); mnist_full(source='embedded', data=tmp_path)
+    out = capsys.readouterr().out
+    assert '1,000 images (800 train / 200 valid)' in out and '5,000 images (4,000 training / 1,000 testing)' in out
+    x, y = load_digits(path, 'train', cache=False)
+    assert len(y) == 800
+    assert len(load_digits(full, 'testing', cache=False)[1]) == 1000
+
+
+def test_load_digits_expands_the_home_folder(tmp_path, sample_path, monkeypatch):
+    monkeypatch.setenv('HOME', str(tmp_path))
+    _copy_split(sample_path, tmp_path/'y', n=3)
+    x, y = load_digits('~/y', 'train', cache_dir='~/cache')
+    assert len(y) == 6 and list((tmp_path/'cache').glob('*.pt'))
+
+
+# --- issue 13: read-only data folders -----------------------------------------------------------------------------
+
+def _as_user(code, env=None, timeout=180):
+    "Run `code` in a fresh Python that, even when the tests run as root, cannot write where permissions forbid it."
+    cmd = [sys.executable, '-c', code]
+    if os.geteuid() == 0:
+        if not shutil.which('setpriv'): pytest.skip('running as root without setpriv: cannot drop the right to write anywhere')
+        cmd = ['setpriv', '--bounding-set=-dac_override,-dac_read_search,-fowner', '--inh-caps=-all', *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def _read_only(*paths):
+    for p in paths:
+        for d, _, fs in os.walk(p):
+            os.chmod(d, 0o555)
+            for f in fs: os.chmod(os.path.join(d, f), 0o444)
+
+
+def _writable(*paths):
+    for p in paths:
+        for d, _, _ in os.walk(p): os.chmod(d, 0o755)
+
+
+pytestmark_posix = pytest.mark.skipif(os.name != 'posix', reason='POSIX file permissions')
+
+
+@pytestmark_posix
+def test_read_only_data_folder_loads_with_the_cache_elsewhere(tmp_path):
+    shared = tmp_path/'shared'
+    mnist_sample(source='embedded', data=shared, verbose=False)
+    _read_only(shared)
+    try:
+        code = ('from mnist_sgd.data import *; p = mnist_sample(source="embedded", data="%s"); '
+                'x, y = load_digits(p, "valid"); print(len(y)); import mnist_sgd.data as d; d._memory_cache.clear(); '
+                'print(len(load_digits(p, "valid")[1]))' % shared)
+        r = _as_user(code, {'XDG_CACHE_HOME': str(tmp_path/'mine')})
+        assert r.returncode == 0, r.stderr[-2000:]
+        lines = r.stdout.splitlines()
+        assert lines[-2:] == ['200', '200']
+        notes = [l for l in lines if l.startswith('Note:')]
+        assert len(notes) == 1 and f"caching in {tmp_path/'mine'/'mnist_sgd'/'cache'} instead" in notes[0], r.stdout
+        assert list((tmp_path/'mine'/'mnist_sgd'/'cache').glob('*.pt'))
+        # nothing writable at all: memory only, still one line
+        (tmp_path/'mine2').mkdir(); _read_only(tmp_path/'mine2')
+        r = _as_user(code, {'XDG_CACHE_HOME': str(tmp_path/'mine2')})
+        assert r.returncode == 0, r.stderr[-2000:]
+        notes = [l for l in r.stdout.splitlines() if l.startswith('Note:')]
+        assert len(notes) == 1 and 'kept in memory for this session only' in notes[0], r.stdout
+    finally: _writable(shared, tmp_path/'mine2')
+
+
+@pytestmark_posix
+def test_read_only_fresh_fastai_home_gives_a_clear_error(tmp_path):
+    (tmp_path/'ro').mkdir(); _read_only(tmp_path/'ro')
+    try:
+        r = _as_user('from mnist_sgd.data import mnist_sample; mnist_sample()', {'FASTAI_HOME': str(tmp_path/'ro'/'fresh'), 'MNIST_SGD_SOURCE': 'embedded'})
+    finally: _writable(tmp_path/'ro')
+    assert r.returncode != 0
+    assert f"MnistDataError: fastai's home folder {tmp_path/'ro'/'fresh'} cannot be created" in r.stderr and 'export FASTAI_HOME' in r.stderr, r.stderr[-2000:]
+    assert 'PermissionError: [Errno' not in r.stderr
+
+
+@pytestmark_posix
+def test_read_only_data_folder_without_the_data_gives_a_clear_error(tmp_path):
+    (tmp_path/'ro').mkdir(); _read_only(tmp_path/'ro')
+    try: r = _as_user(f'from mnist_sgd.data import mnist_sample; mnist_sample(source="embedded", data="{tmp_path/"ro"}")')
+    finally: _writable(tmp_path/'ro')
+    assert r.returncode != 0 and 'MnistDataError: Cannot write the embedded data to' in r.stderr and "data='a/folder/of/yours'" in r.stderr, r.stderr[-2000:]
+
+
+@pytestmark_posix
+def test_data_status_on_a_read_only_folder(tmp_path):
+    shared = tmp_path/'shared'
+    mnist_sample(source='embedded', data=shared, verbose=False)
+    _read_only(shared)
+    try:
+        r = _as_user('import json; from mnist_sgd.data import data_status; print(json.dumps(data_status("%s")))' % shared,
+                     {'XDG_CACHE_HOME': str(tmp_path/'mine')})
+    finally: _writable(shared)
+    assert r.returncode == 0, r.stderr[-2000:]
+    import json
+    st = json.loads(r.stdout.splitlines()[-1])
+    assert st[0][0] == 'warn' and 'is read-only' in st[0][1]
+    assert ['ok', f"the embedded subset: 800 train / 200 valid images in {shared/data.EMBEDDED_DIR/'mnist_sample'}", ''] in st
+    assert st[-1][0] == 'warn' and 'caches go to' in st[-1][1]
+
+
+def test_data_status_reports_damage_and_leftovers(tmp_path):
+    st = data.data_status(tmp_path/'new')
+    assert st[0] == ('ok', f"Data folder: {tmp_path/'new'} (created on first use)", '') and all(l[0] == 'ok' for l in st)
+    path = mnist_sample(source='embedded', data=tmp_path/'new', verbose=False)
+    shutil.rmtree(path/'valid')
+    (path.parent/f'.mnist_png.partial-{data._HOST}-1-x').mkdir()
+    st = data.data_status(tmp_path/'new')
+    fails = [l for l in st if l[0] == 'fail']
+    assert len(fails) == 1 and 'is incomplete or damaged: valid/ is missing' in fails[0][1] and 'repair' in fails[0][2]
+    assert any(l[0] == 'warn' and 'left by interrupted writes' in l[1] for l in st)
+    for level, finding, advice in st: assert level in ('ok', 'warn', 'fail') and isinstance(finding, str) and isinstance(advice, str)
+
+
+# --- issue 13: cache-folder faults ----------------------------------------------------------------------------------
+
+def test_cache_folder_deleted_during_a_write_does_not_fail_the_load(sample_path, tmp_path, monkeypatch):
+    root, cache = _copy_split(sample_path, tmp_path/'data', n=5), tmp_path/'cache'
+    real, calls = torch.save, []
+    def delete_first(obj, f, *a, **k):
+        if not calls: shutil.rmtree(cache, ignore_errors=True)
+        calls.append(1); return real(obj, f, *a, **k)
+    monkeypatch.setattr(torch, 'save', delete_first)
+    x, y = load_digits(root, 'train', cache_dir=cache)
+    assert len(y) == 10 and list(cache.glob('*.pt')) and not list(cache.glob('.*partial*'))
+
+
+def test_cache_folder_deleted_again_and_again_while_loading(sample_path, tmp_path):
+    root, cache = _copy_split(sample_path, tmp_path/'data', n=10), tmp_path/'cache'
+    ref = load_digits(root, 'train', cache=False)
+    stop = threading.Event()
+    def vandal():
+        while not stop.is_set(): shutil.rmtree(cache, ignore_errors=True); time.sleep(0.001)
+    t = threading.Thread(target=vandal, daemon=True); t.start()
+    try:
+        fails = 0
+        for _ in range(25):
+            data._memory_cache.clear()
+            try: x, y = load_digits(root, 'train', cache_dir=cache)
+            except Exception: fails += 1; continue
+            assert torch.equal(x, ref[0]) and torch.equal(y, ref[1])
+    finally: stop.set(); t.join()
+    assert fails == 0
+
+
+@pytestmark_posix
+def test_killed_embedded_write_leaves_no_partial_folder_for_ever(tmp_path):
+    code = 'import sys; from mnist_sgd.data import mnist_full; mnist_full(source="embedded", data=sys.argv[1], verbose=False)'
+    p = subprocess.Popen([sys.executable, '-c', code, str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parent, t0 = tmp_path/data.EMBEDDED_DIR, time.time()
+    try:
+        while time.time() - t0 < 120 and p.poll() is None and not list(parent.glob('.mnist_png.partial-*/testing')): time.sleep(0.01)
+        assert list(parent.glob('.mnist_png.partial-*')), 'the writer never started'
+        p.send_signal(signal.SIGKILL); p.wait()
+    finally:
+        if p.poll() is None: p.kill()
+    assert not (parent/'mnist_png').exists() and list(parent.glob('.mnist_png.partial-*'))  # what a killed writer leaves
+    full = mnist_full(source='embedded', data=tmp_path, verbose=False)
+    assert not list(parent.glob('.*partial*'))
+    assert len(load_digits(full, 'testing', cache=False)[1]) == 1000
+
+
+def test_a_live_writers_partial_folder_is_left_alone(tmp_path):
+    parent = tmp_path/data.EMBEDDED_DIR; parent.mkdir()
+    live = parent/f'.mnist_sample.partial-{data._HOST}-{os.getpid()}-abc'; live.mkdir()
+    other_host = parent/'.mnist_sample.partial-0badc0de-1-abc'; other_host.mkdir()
+    old = parent/'.mnist_sample.partial-legacy'; old.mkdir(); os.utime(old, (time.time() - 7200,) * 2)
+    mnist_sample(source='embedded', data=tmp_path, verbose=False)
+    assert live.exists() and other_host.exists() and not old.exists()
+
+
+def test_deleted_valid_folder_is_repaired_and_nothing_of_the_learner_is_lost(tmp_path, capsys):
+    path = mnist_sample(source='embedded', data=tmp_path, verbose=False)
+    shutil.rmtree(path/'valid')
+    mine = path/'train'/'3'/'my_own_three.png'; Image.new('L', (28, 28), 200).save(mine)
+    changed = sorted((path/'train'/'7').glob('*.png'))[0]; Image.new('L', (28, 28), 9).save(changed)
+    assert mnist_sample(source='embedded', data=tmp_path, verbose=False) == path
+    assert 'Repaired the embedded data' in capsys.readouterr().out and 'valid/ is missing' not in data.data_status(tmp_path)[1][1]
+    x, y = load_digits(path, 'valid')
+    assert torch.bincount(y)[[3, 7]].tolist() == [100, 100]
+    assert mine.exists() and np.asarray(Image.open(changed)).max() == 9  # the learner's files are kept as they are
+    (path/'labels.csv').unlink()
+    mnist_sample(source='embedded', data=tmp_path, verbose=False)
+    assert len((path/'labels.csv').read_text().splitlines()) == 1001
+
+
+def test_a_full_disk_during_extraction_keeps_the_archive(tmp_path, monkeypatch):
+    "Running out of room is not the archive's fault: it is kept (no second download), and the error says what happened."
+    import errno
+    arch = make_sample_archive(tmp_path/'mnist_sample.tgz')
+    def full(self, *a, **k): raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(tarfile.TarFile, 'extractall', full)
+    with pytest.raises(MnistDataError, match=r'Cannot write the contents of mnist_sample.tgz .*No space left'):
+        safe_extract(arch, tmp_path/'out'/'mnist_sample')
+    assert arch.exists() and not list((tmp_path/'out').iterdir())

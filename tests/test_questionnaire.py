@@ -1,19 +1,23 @@
-"Questionnaire: the 37 questions, every check (our answers pass, the usual slips get the right hint), and the answers file (never lost)."
-import json, os, random, warnings
+"Questionnaire: the bank (one file, every text once), lesson 09 (no spoilers), the public API, self-assessment, predictions and progress."
+import json, os, re, subprocess, sys, textwrap, warnings
 from pathlib import Path
 import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
-import numpy as np
 import pytest
 import torch
+from torch import nn
+import torch.nn.functional as F
+import mnist_sgd.answers as am
 import mnist_sgd.questionnaire as qm
 from mnist_sgd.core import plot_function
-from mnist_sgd.questionnaire import (QUESTIONS, AnswersFileError, AnswersFileWarning, CheckResult, Question, answer,
-                                     answers_path, ask, check, load_answers, progress, question, reveal, save_answers, saved_answer)
+from mnist_sgd.questionnaire import (QUESTIONS, SECTIONS, AnswersFileError, AnswersFileWarning, BankError, CheckResult, Question,
+                                     answer, answers_path, ask, assess, check, load_answers, load_bank, predict, progress, question,
+                                     reveal, save_answers, saved_answer)
 
 ROOT = Path(__file__).resolve().parent.parent
 NB = ROOT/'nbs'/'09_questionnaire.ipynb'
+BANK = ROOT/'mnist_sgd'/'questions.toml'
 
 # The ids are the keys of learners' saved answers: they must never change. A new question gets a new id.
 EXPECTED_IDS = [
@@ -23,7 +27,8 @@ EXPECTED_IDS = [
     'gradients-by-hand', 'accuracy-as-loss', 'sigmoid', 'loss-vs-metric', 'weight-update', 'dataloader', 'epoch-code',
     'zip-pairs', 'view', 'bias', 'matmul-operator', 'backward', 'zero-gradients', 'learner-needs', 'training-loop',
     'relu-plot', 'activation-function', 'relu-function-vs-module', 'why-many-nonlinearities']
-CODE_IDS = ['list-comprehension', 'tensor-3x3', 'sigmoid', 'weight-update', 'epoch-code', 'zip-pairs', 'training-loop', 'relu-plot']
+FIRST_EIGHT = ['list-comprehension', 'tensor-3x3', 'sigmoid', 'weight-update', 'epoch-code', 'zip-pairs', 'training-loop', 'relu-plot']
+CODE_IDS = [q.id for q in QUESTIONS if q.kind == 'code']
 # The chapter's topics, in its order (SPEC §2 item 9): a word each question must be about.
 TOPIC_WORDS = ['grayscale', 'folders', 'pixels', 'list comprehension', 'rank 3', 'shape', 'RMSE', '`for` loop', '3×3',
                'broadcasting', 'held back', 'stochastic gradient descent', 'mini-batch', 'seven steps', 'weights', 'loss',
@@ -42,31 +47,80 @@ def home(tmp_path, monkeypatch):
 
 
 def saved_file(): return answers_path()
+def files_beside(f): return sorted(p.name for p in f.parent.iterdir() if p.name != am.lock_path(f).name)
 def report(res: CheckResult) -> str: return '\n'.join(res.problems + res.hints)
+
+def solution_code(qn) -> str: return '\n'.join(part.split('```')[0] for part in qn.reference.split('```python\n')[1:])
+
 def solution(qid):
     "Our reference solution, run from the very text `reveal` shows."
-    ns = {'torch': torch, 'plot_function': plot_function}
-    exec(qm._solution_code(question(qid)), ns)
-    return ns[question(qid).answer_name]
+    from fastai.learner import Learner
+    from fastai.optimizer import SGD
+    from mnist_sgd.training import mnist_loss, batch_accuracy
+    qn = question(qid)
+    ns = {'torch': torch, 'nn': nn, 'F': F, 'plot_function': plot_function, 'Learner': Learner, 'SGD': SGD,
+          'mnist_loss': mnist_loss, 'batch_accuracy': batch_accuracy}
+    exec(solution_code(qn), ns)
+    names = [n.strip() for n in qn.answer_name.split(',')]
+    return ns[names[0]] if len(names) == 1 else tuple(ns[n] for n in names)
+
+def _odds_neq(numbers): return [n * 2 for n in numbers if n % 2 != 0]
+def _pairs_by_index(xs, ys): return [(xs[i], ys[i]) for i in range(len(xs))]
 
 
-# ---------------------------------------------------------------- the bank
+# ---------------------------------------------------------------- the bank: one data file, each text once
 
 def test_all_37_questions_in_the_chapters_order_with_stable_unique_ids():
-    assert [q.id for q in QUESTIONS] == EXPECTED_IDS
-    assert len(set(EXPECTED_IDS)) == 37
-    assert [q.id for q in QUESTIONS if q.kind == 'code'] == CODE_IDS
+    assert [q.id for q in QUESTIONS] == EXPECTED_IDS and len(set(EXPECTED_IDS)) == 37
+    assert set(FIRST_EIGHT) <= set(CODE_IDS) and len(CODE_IDS) >= 16
     for q, word in zip(QUESTIONS, TOPIC_WORDS):
         assert word.lower() in q.text.lower(), (q.id, word)
 
 
 @pytest.mark.parametrize('q', QUESTIONS, ids=lambda q: q.id)
-def test_each_question_has_text_topic_and_a_reference_answer(q):
+def test_each_question_has_text_answer_key_points_section_and_lesson(q):
     assert q.topic and len(q.text) > 40 and len(q.reference) > 120
     assert q.text.rstrip().endswith(('?', '.', ')')), q.text[-30:]
-    if q.kind == 'code':
-        assert q.answer_name and (f'def {q.answer_name}(' in qm._solution_code(q) or f'{q.answer_name} =' in qm._solution_code(q))
-        assert f'`{q.answer_name}' in q.text or q.answer_name == 'corner'
+    assert 2 <= len(q.key_points) <= 4 and all(len(p) > 10 for p in q.key_points)
+    assert q.section in SECTIONS
+    assert (ROOT/'nbs'/f'{q.lesson}.ipynb').exists(), q.lesson
+
+
+def test_the_bank_file_is_data_with_the_fields_the_issue_asks_for():
+    import tomllib
+    data = tomllib.loads(BANK.read_text())
+    assert [s['id'] for s in data['sections']] == list(SECTIONS)
+    for i, q in enumerate(data['questions'], 1):
+        assert q['number'] == i and {'id', 'section', 'text', 'answer', 'key_points'} <= set(q)
+
+
+def _text_files():
+    out = subprocess.run(['git', 'ls-files', '--cached', '--others', '--exclude-standard'], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    for name in out:
+        p = ROOT/name
+        if p.suffix in ('.py', '.ipynb', '.md', '.toml', '.txt', '.json', '.html', '.yml', '.yaml', '.cfg') and p.is_file():
+            yield p, p.read_text(errors='ignore')
+
+def test_each_question_text_exists_in_exactly_one_file():
+    files = list(_text_files())
+    for q in QUESTIONS:
+        for line in (l.strip() for l in q.text.splitlines()):
+            if len(line) < 40: continue
+            holders = [p.relative_to(ROOT).as_posix() for p, text in files if line in text or json.dumps(line)[1:-1] in text]
+            assert holders == ['mnist_sgd/questions.toml'], (q.id, line, holders)
+
+
+def test_a_broken_bank_is_refused_with_the_question_named(tmp_path):
+    good = BANK.read_text()
+    cases = [(good.replace('id = "view"', 'id = "bias"', 1), "reuses the id 'bias'"),
+             (good.replace('number = 5\n', 'number = 6\n', 1), 'says it is number 6'),
+             (good.replace('section = "sgd"', 'section = "nope"', 1), "unknown section 'nope'"),
+             (good.replace('topic = "bias parameters"\n', '', 1), 'lacks topic'),
+             (good.replace('text = ', 'txet = ', 1), 'lacks text'),
+             ('[[questions', 'not valid TOML')]
+    for text, says in cases:
+        f = tmp_path/'bank.toml'; f.write_text(text)
+        with pytest.raises(BankError, match=re.escape(says)): load_bank(f)
 
 
 def test_lookup_by_number_and_id():
@@ -78,320 +132,95 @@ def test_lookup_by_number_and_id():
     with pytest.raises(TypeError, match='number'): question(4.0)
 
 
-def test_reveal_shows_our_answer_only_on_demand():
+def test_ask_shows_the_question_and_its_lesson_but_no_answer_and_reveal_shows_the_answer():
+    for q in QUESTIONS:
+        asked = ask(q.id)
+        assert q.text in asked and q.reference not in asked and not any(p in asked for p in q.key_points)
+        if q.lesson: assert f'lesson `{q.lesson}`' in asked
+        if q.predict: assert q.predict in asked
     md = reveal('bias')
     assert question('bias').reference in md and md._repr_markdown_() == str(md) and 'Q28' in md
-    asked = ask(28)
-    assert question('bias').text in asked and question('bias').reference not in asked
+    assert all(p in md for p in question('bias').key_points)
     assert '```python' in reveal('sigmoid') and 'nbs/04_mnist_loss.ipynb' in reveal('sigmoid')
 
 
-# ---------------------------------------------------------------- the checks accept right answers
+# ---------------------------------------------------------------- lesson 09: the learner's part only
 
-@pytest.mark.parametrize('qid', CODE_IDS)
-def test_our_reference_solution_passes_its_check(qid):
-    res = check(qid, solution(qid), save=False)
-    assert res.status == 'passed', repr(res)
-    assert not res.problems and sum(ok is True for ok, *_ in res.items) >= 1
+def _cells(): return json.loads(NB.read_text())['cells']
+def _code(): return [''.join(c['source']) for c in _cells() if c['cell_type'] == 'code']
 
-
-def _epoch_optim(model, batches, loss_func, lr):
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    for xb, yb in batches:
-        opt.zero_grad(); loss_func(model(xb), yb).backward(); opt.step()
-
-def _epoch_data(model, batches, loss_func, lr):
-    for xb, yb in batches:
-        model.zero_grad()
-        loss = loss_func(model(xb), yb); loss.backward()
-        for p in model.parameters(): p.data -= lr * p.grad.data
-
-def _loop_reusing_epoch(model, batches, loss_func, lr, epochs):
-    for _ in range(epochs): _epoch_optim(model, batches, loss_func, lr)
-
-def _loop_shuffled(model, batches, loss_func, lr, epochs):
-    for _ in range(epochs):
-        random.shuffle(batches)
-        _epoch_data(model, batches, loss_func, lr)
-
-def _step_none(params, lr):
-    for p in params:
-        p.data -= lr * p.grad
-        p.grad = None
-
-def _odds_neq(numbers): return [n * 2 for n in numbers if n % 2 != 0]
-def _odds_bits(numbers): return [2*n for n in numbers if n & 1]
-def _pairs_by_index(xs, ys): return [(xs[i], ys[i]) for i in range(len(xs))]
-def _corner_fn(t): return (t * 2)[-2:, -2:]
+def test_the_notebook_asks_every_question_once_in_order_and_checks_every_code_question():
+    code = _code()
+    asks = [m.group(1) for s in code for m in [re.fullmatch(r"ask\('([^']+)'\)", s.strip())] if m]
+    assert asks == EXPECTED_IDS
+    joined = '\n'.join(code)
+    for q in QUESTIONS:
+        if q.kind == 'code':
+            names = [n.strip() for n in q.answer_name.split(',')]
+            call = f"check({q.id!r}, {names[0]})" if len(names) == 1 else f"check({q.id!r}, ({', '.join(names)}))"
+            assert call in joined, call
+        if q.id not in ('tensor-3x3', 'weight-update', 'epoch-code', 'training-loop'): assert f'answer({q.id!r}, """' in joined, q.id
+        if q.predict: assert f'predict({q.id!r}, """' in joined
+    heads = [''.join(c['source']) for c in _cells() if c['cell_type'] == 'markdown' and ''.join(c['source']).startswith('## ')]
+    for title in SECTIONS.values(): assert sum(h.startswith(f'## {title} (questions ') for h in heads) == 1, title
 
 
-@pytest.mark.parametrize('qid, value', [
-    ('list-comprehension', _odds_neq), ('list-comprehension', _odds_bits),
-    ('tensor-3x3', torch.tensor([[10, 12], [16, 18]])), ('tensor-3x3', np.array([[10., 12.], [16., 18.]])),
-    ('tensor-3x3', [[10, 12], [16, 18]]), ('tensor-3x3', _corner_fn),
-    ('zip-pairs', _pairs_by_index), ('zip-pairs', lambda xs, ys: [(x, y) for x, y in zip(xs, ys)]),
-    ('sigmoid', torch.sigmoid), ('sigmoid', lambda x: 1 / (1 + (-x).exp())), ('sigmoid', lambda x: 0.5 * (1 + torch.tanh(x / 2))),
-    ('relu-plot', torch.relu), ('relu-plot', torch.nn.functional.relu), ('relu-plot', lambda x: torch.where(x > 0, x, torch.zeros_like(x))),
-    ('relu-plot', lambda x: x * (x > 0)), ('relu-plot', lambda x: torch.maximum(x, torch.tensor(0.))),
-    ('weight-update', _step_none), ('epoch-code', _epoch_optim), ('epoch-code', _epoch_data),
-    ('training-loop', _loop_reusing_epoch), ('training-loop', _loop_shuffled)], ids=lambda v: v if isinstance(v, str) else '')
-def test_other_right_answers_pass_too(qid, value):
-    res = check(qid, value, save=False)
-    assert res.passed, repr(res)
+def test_the_notebook_holds_no_reference_answer_and_no_grading_code():
+    text = NB.read_text()
+    body = '\n'.join(''.join(c['source']) for c in _cells())
+    for q in QUESTIONS:
+        for line in (l.strip() for l in q.reference.splitlines()):
+            if len(line) >= 25 and not line.startswith(('def ', 'class ', '```')): assert line not in body, (q.id, line)
+        for p in q.key_points: assert p not in body, (q.id, p)
+    assert '#| export' not in text and 'default_exp' not in text
+    assert '\n'.join(_code()).count('raise NotImplementedError') == len(CODE_IDS)  # one per check, less the 3×3 value, plus rmse beside l1_dist
 
 
-def test_a_plot_can_be_handed_in_for_sigmoid_and_relu():
-    _, ax = plt.subplots(); plot_function(torch.sigmoid, -5, 5, ax=ax)
-    assert check('sigmoid', ax, save=False).passed
-    assert check('sigmoid', ax.figure, save=False).passed
-    _, ax = plt.subplots(); lines = ax.plot(torch.linspace(-2, 2, 41), torch.relu(torch.linspace(-2, 2, 41)))
-    assert check('relu-plot', lines, save=False).passed and check('relu-plot', ax, save=False).passed
+def test_the_notebook_imports_what_learners_need_and_hides_the_harness():
+    cells = [c for c in _cells() if c['cell_type'] == 'code']
+    assert 'from mnist_sgd.questionnaire import *' in ''.join(cells[0]['source'])
+    hidden = [''.join(c['source']) for c in cells if ''.join(c['source']).startswith('#| hide')]
+    assert len(hidden) == 1 and 'from mnist_sgd.report import report' in hidden[0]
 
 
-def test_shuffled_training_loop_is_told_its_steps_differ_but_passes():
-    res = check('training-loop', _loop_shuffled, save=False)
-    assert 'another batch order' in repr(res) and res.passed
-
-
-# ---------------------------------------------------------------- the checks reject wrong answers, precisely
-
-def _odds_all(numbers): return [2*n for n in numbers]
-def _odds_undoubled(numbers): return [n for n in numbers if n % 2 == 1]
-def _odds_evens(numbers): return [2*n for n in numbers if n % 2 == 0]
-def _odds_gen(numbers): return (2*n for n in numbers if n % 2 == 1)
-def _odds_print(numbers): print([2*n for n in numbers if n % 2 == 1])
-def _odds_positive(numbers): return [2*n for n in numbers if n > 0 and n % 2 == 1]
-def _odds_squared(numbers): return [n*n for n in numbers if n % 2 == 1]
-def _odds_loop(numbers):
-    out = []
-    for n in numbers:
-        if n % 2 == 1: out.append(2*n)
-    return out
-def _odds_mutating(numbers):
-    while numbers and numbers[-1] % 2 == 0: numbers.pop()
-    return [2*n for n in numbers if n % 2 == 1]
-
-def _corner_inplace(t):
-    t *= 2
-    return t[1:, 1:]
-
-def _pairs_off_by_one(xs, ys): return [(xs[i], ys[i + 1]) for i in range(len(xs))]
-def _pairs_no_return(xs, ys): list(zip(xs, ys))
-
-def _sig_inplace(x): return x.neg_().exp_().add_(1).reciprocal_()
-def _sig_numpy(x):
-    with np.errstate(over='ignore'): return torch.from_numpy(1 / (1 + np.exp(-x.numpy())))
-def _sig_math(x):
-    import math
-    return 1 / (1 + math.exp(-x))
-def _relu_inplace(x): return x.clamp_(min=0)
-def _relu_python_max(x): return max(x, 0)
-
-def _step_no_no_grad(params, lr):
-    for p in params:
-        p -= lr * p.grad
-        p.grad.zero_()
-def _step_rebind(params, lr):
-    with torch.no_grad():
-        for p in params:
-            p = p - lr * p.grad
-def _step_returns_new(params, lr):
-    with torch.no_grad(): return [p - lr * p.grad for p in params]
-def _step_uphill(params, lr):
-    with torch.no_grad():
-        for p in params: p += lr * p.grad; p.grad.zero_()
-def _step_no_lr(params, lr):
-    with torch.no_grad():
-        for p in params: p -= p.grad; p.grad.zero_()
-def _step_no_clear(params, lr):
-    with torch.no_grad():
-        for p in params: p -= lr * p.grad
-def _step_clear_first(params, lr):
-    with torch.no_grad():
-        for p in params: p.grad.zero_(); p -= lr * p.grad
-def _step_frozen(params, lr):
-    with torch.no_grad():
-        for p in params: p -= lr * p.grad; p.grad = None
-    for p in params: p.requires_grad_(False)
-
-def _epoch(model, batches, loss_func, lr, sign=-1., scale=None, clear=True, step_inside=True, only_first=False, passes=1):
-    "A configurable (and so sometimes wrong) epoch, to build the slips from."
-    for _ in range(passes):
-        for xb, yb in batches:
-            loss_func(model(xb), yb).backward()
-            if step_inside:
-                with torch.no_grad():
-                    for p in model.parameters():
-                        p += sign * (lr if scale is None else scale) * p.grad
-                        if clear: p.grad.zero_()
-            if only_first: return
-    if not step_inside:
-        with torch.no_grad():
-            for p in model.parameters(): p -= lr * p.grad; p.grad.zero_()
-
-def _epoch_weight_only(model, batches, loss_func, lr):
-    for xb, yb in batches:
-        loss_func(model(xb), yb).backward()
-        with torch.no_grad():
-            model.weight -= lr * model.weight.grad; model.bias -= lr * model.bias.grad
-            model.weight.grad.zero_(); model.bias.grad.zero_()
-def _epoch_all_no_grad(model, batches, loss_func, lr):
-    with torch.no_grad():
-        for xb, yb in batches:
-            loss_func(model(xb), yb).backward()
-def _epoch_clear_none_first(model, batches, loss_func, lr):
-    for xb, yb in batches:
-        for p in model.parameters(): p.grad.zero_()
-        loss_func(model(xb), yb).backward()
-def _epoch_no_step(model, batches, loss_func, lr):
-    for xb, yb in batches: loss_func(model(xb), yb).backward()
-
-def _loop(epochs_of, **kw):
-    return lambda model, batches, loss_func, lr, epochs: [_epoch(model, batches, loss_func, lr, **kw) for _ in range(epochs_of(epochs))]
-
-
-WRONG = [  # (question, wrong answer, what the report must say)
-    ('list-comprehension', _odds_all, 'keep only the odd ones'),
-    ('list-comprehension', _odds_undoubled, 'did not double them'),
-    ('list-comprehension', _odds_evens, 'you kept the even numbers'),
-    ('list-comprehension', _odds_gen, 'lazy generator'),
-    ('list-comprehension', _odds_print, 'printing the list does not hand it back'),
-    ('list-comprehension', _odds_positive, 'negative odd numbers are odd too'),
-    ('list-comprehension', _odds_squared, '`n*n` squares'),
-    ('list-comprehension', _odds_loop, 'we found no list comprehension'),
-    ('list-comprehension', _odds_mutating, 'changed the list it was given'),
-    ('list-comprehension', [2, 6, 10], 'expected a function'),
-    ('tensor-3x3', [[5, 6], [8, 9]], 'not doubled'),
-    ('tensor-3x3', (torch.arange(9).view(3, 3) * 2)[1:, 1:], '`torch.arange(9)` starts at 0'),
-    ('tensor-3x3', (torch.arange(1, 10).view(3, 3) * 2)[:2, :2], 'top-left corner'),
-    ('tensor-3x3', (torch.arange(1, 10).view(3, 3) * 2)[:2, 1:], 'top-right corner'),
-    ('tensor-3x3', torch.arange(1, 10).view(3, 3) * 2, 'the whole doubled tensor'),
-    ('tensor-3x3', torch.tensor([10, 12, 16, 18]), 'flattened'),
-    ('tensor-3x3', (torch.arange(1, 10).view(3, 3) * 2)[-1], 'your answer has shape (3,), expected (2, 2)'),
-    ('tensor-3x3', (torch.arange(1, 10).view(3, 3) ** 2)[1:, 1:], 'squared'),
-    ('tensor-3x3', 'ten twelve', 'could not read'),
-    ('tensor-3x3', _corner_inplace, 'doubles in place'),
-    ('tensor-3x3', lambda t: (t * 2)[:2, :2], 'top-left corner'),
-    ('zip-pairs', lambda xs, ys: zip(xs, ys), '`zip` is lazy'),
-    ('zip-pairs', lambda xs, ys: [[x, y] for x, y in zip(xs, ys)], 'make each pair a tuple'),
-    ('zip-pairs', lambda xs, ys: list(zip(ys, xs)), 'the wrong way round'),
-    ('zip-pairs', lambda xs, ys: dict(zip(xs, ys)), 'one value per key'),
-    ('zip-pairs', lambda xs, ys: tuple(zip(xs, ys)), 'not a list'),
-    ('zip-pairs', _pairs_no_return, 'returned None'),
-    ('zip-pairs', _pairs_off_by_one, 'an index ran past the end'),
-    ('sigmoid', lambda x: 1 / (1 + torch.exp(x)), 'the sign in the exponent is flipped'),
-    ('sigmoid', _sig_math, 'take a single number'),
-    ('sigmoid', lambda x: torch.exp(x) / (1 + torch.exp(x)), 'inf/inf is nan'),
-    ('sigmoid', torch.tanh, 'that is tanh'),
-    ('sigmoid', lambda x: 1 + torch.exp(-x), 'take one over that'),
-    ('sigmoid', lambda x: 1 / (1 + 2 ** (-x)), 'not 2'),
-    ('sigmoid', _sig_inplace, "changed the tensor it was given"),
-    ('sigmoid', _sig_numpy, "cut autograd's record"),
-    ('sigmoid', lambda x: float(torch.sigmoid(x).mean()), '(a float), not a tensor'),
-    ('sigmoid', lambda x: torch.sigmoid(x).sum(), 'work elementwise'),
-    ('relu-plot', lambda x: x, 'negative inputs must become 0'),
-    ('relu-plot', torch.abs, 'absolute value'),
-    ('relu-plot', _relu_python_max, "Python's `max()`"),
-    ('relu-plot', lambda x: torch.max(x, 0), '(values, indices)'),
-    ('relu-plot', _relu_inplace, 'changed the tensor it was given'),
-    ('relu-plot', lambda x: (x > 0).float(), 'that is a step'),
-    ('relu-plot', lambda x: x.clamp(max=0), 'you kept the negative part'),
-    ('weight-update', _step_no_no_grad, 'inside `with torch.no_grad():`'),
-    ('weight-update', _step_rebind, 'only gives the loop variable a new tensor'),
-    ('weight-update', _step_returns_new, 'though you returned its new value'),
-    ('weight-update', _step_uphill, 'moved uphill'),
-    ('weight-update', _step_no_lr, 'moved by the whole gradient'),
-    ('weight-update', _step_no_clear, 'was not cleared'),
-    ('weight-update', _step_clear_first, 'use the gradient before you clear it'),
-    ('weight-update', _step_frozen, 'is no longer a trainable leaf tensor'),
-    ('epoch-code', lambda m, b, l, lr: _epoch(m, b, l, lr, clear=False), 'the gradients were never cleared'),
-    ('epoch-code', lambda m, b, l, lr: _epoch(m, b, l, lr, sign=1.), 'moved up the gradient'),
-    ('epoch-code', lambda m, b, l, lr: _epoch(m, b, l, lr, scale=1.), 'ignoring `lr`'),
-    ('epoch-code', lambda m, b, l, lr: _epoch(m, b, l, lr, step_inside=False), 'only one step was taken'),
-    ('epoch-code', lambda m, b, l, lr: _epoch(m, b, l, lr, only_first=True), 'only the first batch was used'),
-    ('epoch-code', lambda m, b, l, lr: _epoch(m, b, l, lr, passes=2), 'gone through twice'),
-    ('epoch-code', _epoch_no_step, "parameters did not change"),
-    ('epoch-code', _epoch_weight_only, 'model.parameters()'),
-    ('epoch-code', _epoch_all_no_grad, 'outside `torch.no_grad()`'),
-    ('epoch-code', _epoch_clear_none_first, 'something here is None'),
-    ('training-loop', _loop(lambda n: 1), 'only one epoch was run'),
-    ('training-loop', _loop(lambda n: n + 1), 'one epoch too many'),
-    ('training-loop', _loop(lambda n: n, clear=False), 'the gradients were never cleared'),
-    ('training-loop', _loop(lambda n: n, sign=1.), 'moved up the gradient'),
-    ('training-loop', _loop(lambda n: 0), 'parameters did not change'),
-    ('training-loop', lambda m, b, l, lr, epochs: _loop(lambda n: n)(m, b, l, lr / 10, epochs), 'not nearly as far'),
-]
-
-@pytest.mark.parametrize('qid, value, says', WRONG, ids=[f'{q}-{i}' for i, (q, _, _) in enumerate(WRONG)])
-def test_wrong_answers_are_rejected_with_the_right_hint(qid, value, says):
-    res = check(qid, value, save=False)
-    assert res.status == 'failed', repr(res)
-    assert says in report(res), repr(res)
-    assert res.hints and all(h for ok, _, h in res.items if ok is False)  # never a bare "wrong"
-
-
-@pytest.mark.parametrize('plot, says', [
-    (lambda ax: plot_function(torch.sigmoid, -1, 1, ax=ax), 'too narrow'),
-    (lambda ax: plot_function(torch.tanh, -5, 5, ax=ax), 'is not sigmoid'),
-    (lambda ax: None, 'has no line in it')])
-def test_wrong_sigmoid_plots(plot, says):
-    _, ax = plt.subplots(); plot(ax)
-    assert says in report(check('sigmoid', ax, save=False))
-
-
-@pytest.mark.parametrize('lo, hi, f, says', [(-5, 5, torch.relu, 'the question asks for -2 to +2'), (-2, 2, torch.abs, 'is not ReLU')])
-def test_wrong_relu_plots(lo, hi, f, says):
-    _, ax = plt.subplots(); plot_function(f, lo, hi, ax=ax)
-    assert says in report(check('relu-plot', ax, save=False))
-
-
-def test_a_report_says_what_is_right_and_what_is_wrong():
-    res = check('list-comprehension', _odds_positive, save=False)
-    text = repr(res)
-    assert text.startswith('Q4 · list-comprehension: ✗ not yet: 1 of 6 checks wrong')
-    assert '✓ [1, 2, 3, 4, 5] → [2, 6, 10]' in text
-    assert '✗ on [7, 10, 13, -3, 0, 21] you returned [14, 26, 42], expected [14, 26, -6, 42]' in text
-    assert 'hint: negative odd numbers' in text
-
-
-def test_training_check_really_trains_and_the_loss_goes_down():
-    batches, make_model = qm._toy_problem(41)
-    model = make_model(); before = qm._loss_on(model, batches, qm._mse)
-    solution('training-loop')(model, list(batches), qm._mse, 0.1, 5)
-    after = qm._loss_on(model, batches, qm._mse)
-    assert after < before / 50
-    assert 'loss 5.533 → 0.010' in repr(check('training-loop', solution('training-loop'), save=False))
-
-
-def test_checks_leave_the_learners_random_state_alone():
-    torch.manual_seed(3); state = torch.get_rng_state()
-    check('training-loop', _loop_shuffled, save=False); check('sigmoid', torch.sigmoid, save=False)
-    assert torch.equal(torch.get_rng_state(), state)
-
-
-def test_a_bug_in_a_grader_is_reported_as_ours():
-    def broken(value): raise ZeroDivisionError('oops')
-    qs = [Question('x', 'x', 'Write x.', 'x', checker=broken)]
-    res = check('x', lambda: 1, questions=qs)
-    assert res.status == 'error' and 'bug in mnist_sgd' in res.note and not saved_file().exists()
+def test_rerunning_the_notebook_keeps_every_answer(monkeypatch, capsys):
+    monkeypatch.chdir(NB.parent)
+    for qid in ('image-as-numbers', 'broadcasting', 'bias', 'why-many-nonlinearities'): answer(qid, f'my answer to {qid}')
+    assess('image-as-numbers', [1, 2]); predict('view', 'tensor([3, 4, 5])')
+    for qid in CODE_IDS: check(qid, solution(qid))
+    check('sigmoid', torch.tanh)  # a failed attempt after a pass
+    before = saved_file().read_bytes()
+    for _ in range(2):  # run the whole notebook twice, as a fresh copy of it would run
+        ns = {}
+        for src in _code(): exec(src, ns)
+    assert saved_file().read_bytes() == before
+    n = len(CODE_IDS)
+    assert ns['p'].attrs['summary'] == f'{4 + n - 2} of 37 answered; {n - 1} of {n} checks right; 1 self-assessed; {37 - (n - 1) - 1} still open'
 
 
 # ---------------------------------------------------------------- not answered yet
 
 def _placeholder(*args): raise NotImplementedError
 
+class _PlaceholderModule(nn.Module):
+    def forward(self, x): raise NotImplementedError
+
+def _placeholder_for(qid, value):
+    if value is not _placeholder: return value
+    return {'rmse-and-l1': (_placeholder, _placeholder), 'relu-function-vs-module': _PlaceholderModule}.get(qid, _placeholder)
+
 @pytest.mark.parametrize('qid', CODE_IDS)
 @pytest.mark.parametrize('value', [None, NotImplemented, ..., _placeholder], ids=['None', 'NotImplemented', 'Ellipsis', 'raises'])
 def test_unanswered_is_not_an_error_and_writes_nothing(qid, value):
-    res = check(qid, value)
+    res = check(qid, _placeholder_for(qid, value))
     assert res.status == 'not answered yet' and not res.passed and not res.problems
     assert 'run the cell again' in res.note
     assert not saved_file().exists()
 
 
 def test_written_questions_have_no_check():
-    res = check('bias', 'some text')
-    assert res.status == 'no check' and "answer('bias'" in res.note and not saved_file().exists()
+    res = check('dataset-folders', 'some text')
+    assert res.status == 'no check' and "answer('dataset-folders'" in res.note and not saved_file().exists()
 
 
 def test_the_placeholder_never_overwrites_a_saved_result():
@@ -497,7 +326,7 @@ def test_a_course_update_loses_nothing():
     data = load_answers()['answers']
     assert data['dataset-folders']['text'] == 'train/valid, one folder per digit' and data['new-question']['text'] == 'my answer to the new one'
     assert data['list-comprehension']['check']['status'] == 'passed'
-    p = progress(questions=v2).set_index('id')
+    p = progress('question', questions=v2).set_index('id')
     assert p.loc['dataset-folders', 'no'] == 3 and p.loc['dataset-folders', 'answered']
     assert p.loc['list-comprehension', 'passed'] and p.loc['new-question', 'answered']
     assert p.loc['rank-vs-shape', 'note'] == 'question reworded since you answered'
@@ -511,115 +340,154 @@ def test_removed_questions_are_listed_not_dropped():
     assert last['id'] == 'rank3-tensor' and last['note'] == 'kept from another course version' and len(p) == 37
 
 
-# ---------------------------------------------------------------- re-running the notebook
 
-def _part_a_cells():
-    "The learner's part of the notebook: the code cells before 'Under the hood'."
-    cells = json.loads(NB.read_text())['cells']
-    end = next(i for i, c in enumerate(cells) if c['cell_type'] == 'markdown' and ''.join(c['source']).startswith('## Under the hood'))
-    return cells[:end]
+# ---------------------------------------------------------------- self-assessment
 
-
-def test_rerunning_the_notebook_keeps_every_answer(monkeypatch):
-    monkeypatch.chdir(NB.parent)
-    for qid in ('image-as-numbers', 'broadcasting', 'bias', 'why-many-nonlinearities'): answer(qid, f'my answer to {qid}')
-    for qid in CODE_IDS: check(qid, solution(qid))
-    check('sigmoid', torch.tanh)  # a failed attempt after a pass
-    before = saved_file().read_bytes()
-    for _ in range(2):  # run the learner's part twice, as a fresh copy of the notebook would
-        ns = {}
-        for c in _part_a_cells():
-            if c['cell_type'] == 'code': exec(''.join(c['source']), ns)
-    assert saved_file().read_bytes() == before
-    p = ns['p']
-    assert p.attrs['summary'] == '12 of 37 answered; 8 of 8 checks run; 7 passed'
+def test_assess_shows_the_key_points_beside_your_answer_and_saves_your_marks():
+    answer('bias', 'It shifts the output up or down.')
+    shown = assess('bias')
+    assert 'It shifts the output up or down.' in shown and all(f'{i}. {p}' in shown for i, p in enumerate(question('bias').key_points, 1))
+    assert not load_answers()['answers']['bias'].get('assessment')  # showing saves nothing
+    msg = assess('bias', [1, 3])
+    assert 'marked 2 of 3' in msg and question('bias').key_points[1] in msg
+    a = load_answers()['answers']['bias']['assessment']
+    assert a['covered'] == [question('bias').key_points[i] for i in (0, 2)] and a['points'] == list(question('bias').key_points)
+    assess('bias', 'all')
+    e = load_answers()['answers']['bias']
+    assert len(e['assessment']['covered']) == 3 and e['assessment_history'][0]['covered'] == a['covered']
+    assert e['text'] == 'It shifts the output up or down.'  # the answer itself is untouched
 
 
-def test_notebook_asks_every_question_in_the_modules_words_and_hides_our_answers():
-    cells = _part_a_cells()
-    md = [''.join(c['source']) for c in cells if c['cell_type'] == 'markdown']
-    code = '\n'.join(''.join(c['source']) for c in cells if c['cell_type'] == 'code')
-    for i, q in enumerate(QUESTIONS, 1):
-        assert sum(q.text in m and f'**Q{i} · ' in m for m in md) == 1, q.id
-        assert f"({q.id!r}" in code, q.id
-        assert q.reference[:60] not in '\n'.join(md) + code, q.id  # no spoilers before the appendix
-    for q in QUESTIONS:
-        if q.kind == 'code': assert f"check({q.id!r}, {q.answer_name})" in code
-    assert 'answer(' in code and '"""\n\n"""' in code and code.count('raise NotImplementedError') == 7
+@pytest.mark.parametrize('covered, says', [([0], 'there is no 0'), ([4], 'there is no 4'), ('most', 'like assess'), ([True], 'like assess'), ([1.5], 'like assess')])
+def test_assess_refuses_marks_it_cannot_read(covered, says):
+    with pytest.raises((TypeError, ValueError), match=re.escape(says)): assess('bias', covered)
+    assert not saved_file().exists()
 
 
-# ---------------------------------------------------------------- the file on disk: atomic, and never silently replaced
-
-def test_a_crash_while_replacing_the_file_leaves_it_intact(monkeypatch):
-    answer('bias', 'safe')
-    before = saved_file().read_bytes()
-    def crash(*a, **k): raise OSError('power cut')
-    with monkeypatch.context() as m:
-        m.setattr(qm.os, 'replace', crash)
-        with pytest.raises(AnswersFileError, match='earlier answers are safe'): answer('bias', 'lost?')
-    assert saved_file().read_bytes() == before and saved_answer('bias') == 'safe'
-    assert [p.name for p in saved_file().parent.iterdir()] == ['questionnaire.json']  # no temporary file left behind
+def test_assess_before_answering_says_to_answer_first():
+    assert 'not saved a written answer yet' in assess('view')
 
 
-def test_a_crash_half_way_through_writing_leaves_it_intact(monkeypatch):
-    answer('bias', 'safe')
-    before = saved_file().read_bytes()
-    def half(data, f, **kw):
-        f.write(json.dumps(data)[:10]); raise KeyboardInterrupt
-    with monkeypatch.context() as m:
-        m.setattr(qm.json, 'dump', half)
-        with pytest.raises(KeyboardInterrupt): answer('bias', 'lost?')
-    assert saved_file().read_bytes() == before
-    assert [p.name for p in saved_file().parent.iterdir()] == ['questionnaire.json']
+# ---------------------------------------------------------------- predict, then run
+
+def test_predict_without_a_guess_runs_nothing_and_saves_nothing():
+    shown = predict('backward')
+    assert question('backward').predict in shown and 'tensor(12.)' not in shown and not saved_file().exists()
 
 
-def test_a_check_that_cannot_be_saved_still_reports(monkeypatch):
-    def crash(*a, **k): raise OSError('read-only disk')
-    monkeypatch.setattr(qm.os, 'replace', crash)
-    res = check('zip-pairs', solution('zip-pairs'))
-    assert res.passed and 'Not saved' in res.note and 'read-only disk' in res.note
+@pytest.mark.parametrize('qid, guess, right', [('backward', 'tensor(12.)', True), ('backward', '6', False), ('broadcasting', '(5, 5)', True),
+                                               ('broadcasting', 'torch.Size([5])', False), ('rank-vs-shape', '3 4 torch.Size([28, 28])', True),
+                                               ('view', 'tensor([3, 4, 5])', True), ('matmul-operator', '[[7, 10], [15, 22]] [[1, 4], [9, 16]]', True)])
+def test_predict_saves_the_guess_runs_the_snippet_and_says_whether_it_was_right(qid, guess, right):
+    msg = predict(qid, guess)
+    p = load_answers()['answers'][qid]['prediction']
+    assert p['guess'] == guess and p['right'] is right and ('✓ right' in msg) is right and p['printed'] in msg
 
 
-@pytest.mark.parametrize('content', [b'{"answers": {"bias": {"text": "half', b'', b'[1, 2]', b'{"answers": []}', b'\xff\xfe\x00'],
-                         ids=['truncated', 'empty', 'list', 'answers-not-object', 'not-utf8'])
-def test_a_corrupt_file_is_backed_up_reported_and_never_silently_replaced(content):
-    f = saved_file(); f.parent.mkdir(parents=True); f.write_bytes(content)
-    with pytest.warns(AnswersFileWarning, match='A copy is kept at') as w:
-        answer('bias', 'new answer')
-    backups = list(f.parent.glob('questionnaire.json.corrupt-*'))
-    assert len(backups) == 1 and backups[0].read_bytes() == content and str(backups[0]) in str(w[0].message)
-    data = load_answers()
-    assert data['answers']['bias']['text'] == 'new answer' and data['recovered_from'] == str(backups[0])
+def test_predict_keeps_earlier_guesses_and_refuses_questions_without_a_snippet():
+    predict('backward', '6'); predict('backward', 'tensor(12.)')
+    e = load_answers()['answers']['backward']
+    assert e['prediction']['right'] and e['prediction_history'][0]['guess'] == '6'
+    with pytest.raises(ValueError, match="'bias' has no snippet to predict; these do: rank-vs-shape"): predict('bias', 'x')
 
 
-def test_the_same_corrupt_file_is_backed_up_once():
-    f = saved_file(); f.parent.mkdir(parents=True); f.write_bytes(b'not json')
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        progress(); progress(); load_answers()
-    assert len(list(f.parent.glob('questionnaire.json.corrupt-*'))) == 1 and f.read_bytes() == b'not json'
+# ---------------------------------------------------------------- progress, per section and per question
 
-
-def test_a_corrupt_file_that_cannot_be_backed_up_is_left_alone(monkeypatch):
-    f = saved_file(); f.parent.mkdir(parents=True); f.write_bytes(b'not json')
-    def no_backup(p, raw): raise OSError('no space left')
-    monkeypatch.setattr(qm, '_backup_corrupt', no_backup)
-    with pytest.raises(AnswersFileError, match='Nothing was changed'): answer('bias', 'x')
-    assert f.read_bytes() == b'not json'
-
-
-# ---------------------------------------------------------------- progress
-
-def test_progress_table():
-    answer('bias', 'an offset'); answer('sigmoid', 'an S-shaped curve')
+def test_progress_per_section():
+    answer('dataloader', 'serves mini-batches'); assess('dataloader', [1])
     check('sigmoid', torch.sigmoid); check('relu-plot', torch.abs)
+    answer('image-as-numbers', 'a grid of numbers'); assess('image-as-numbers', 'all')
     p = progress()
-    assert list(p.columns) == ['no', 'id', 'topic', 'kind', 'answered', 'checked', 'passed', 'saved', 'note']
+    assert list(p.columns) == ['section', 'questions', 'answered', 'checks', 'checked right', 'self-assessed', 'still open']
+    assert list(p['section']) == list(SECTIONS.values()) and p['questions'].sum() == 37
+    rows = p.set_index('section')
+    first, loop = rows.loc[SECTIONS['images']], rows.loc[SECTIONS['loop']]
+    assert (first['answered'], first['self-assessed'], first['still open']) == (1, 1, 10)
+    assert (loop['answered'], loop['checked right'], loop['self-assessed']) == (2, 1, 1)
+    assert loop['still open'] == 14 - 2 and rows.loc[SECTIONS['nonlinear'], 'answered'] == 1
+    assert p['checks'].sum() == len(CODE_IDS)
+    n = len(CODE_IDS)
+    assert p.attrs['summary'] == f'4 of 37 answered; 1 of {n} checks right; 2 self-assessed; 34 still open'
+
+
+def test_progress_per_question():
+    answer('seven-steps', 'init, predict, loss, gradient, step, repeat, stop'); assess('seven-steps', [1, 2])
+    answer('bias', 'an offset'); assess('bias', 'all')
+    check('sigmoid', torch.sigmoid); check('relu-plot', torch.abs); predict('view', '1')
+    p = progress('question')
     assert len(p) == 37 and list(p['no']) == list(range(1, 38))
     rows = p.set_index('id')
-    assert rows.loc['bias', 'answered'] and str(rows.loc['bias', 'checked']) == '<NA>' and str(rows.loc['bias', 'passed']) == '<NA>'
-    assert rows.loc['sigmoid', 'checked'] and rows.loc['sigmoid', 'passed']
-    assert rows.loc['relu-plot', 'checked'] and not rows.loc['relu-plot', 'passed'] and rows.loc['relu-plot', 'answered']
-    assert not rows.loc['zip-pairs', 'checked'] and not rows.loc['zip-pairs', 'passed']
-    assert p.attrs['summary'] == '3 of 37 answered; 2 of 8 checks run; 1 passed'
-    assert rows.loc['bias', 'saved'] != '' and rows.loc['view', 'saved'] == ''
+    ss = rows.loc['seven-steps']
+    assert ss['answered'] and ss['assessed'] and ss['covered'] == '2 of 3' and ss['done'] and str(ss['checked']) == '<NA>'
+    assert rows.loc['bias', 'assessed'] and not rows.loc['bias', 'done']  # a code question is done once its check passes
+    assert rows.loc['sigmoid', 'passed'] and rows.loc['sigmoid', 'done']
+    assert rows.loc['relu-plot', 'checked'] and not rows.loc['relu-plot', 'passed'] and not rows.loc['relu-plot', 'done']
+    assert rows.loc['view', 'answered'] and rows.loc['view', 'predicted'] == False  # noqa: E712
+    assert rows.loc['bias', 'saved'] != '' and rows.loc['backward', 'saved'] == ''
+    with pytest.raises(ValueError, match="by='section' or by='question'"): progress('sections')
+
+
+def _bank_v2(tmp_path):
+    "Version 2 of the bank: a question inserted, one reworded, one renamed, one removed, key points changed."
+    text = BANK.read_text()
+    text = text.replace('id = "rank3-tensor"', 'id = "rank-3-tensors"\nrenamed_from = ["rank3-tensor"]', 1)
+    text = text.replace('Besides its weights, a linear layer has bias parameters.', 'Reworded: besides its weights, a linear layer has biases.', 1)
+    text = text.replace('"a learned number added to each output: `x @ w + b`"', '"a learned number added to every output"', 1)
+    blocks = text.split('[[questions]]')
+    blocks = [b for b in blocks if 'id = "learner-needs"' not in b]
+    out = '[[questions]]'.join(blocks)
+    for i in range(37, 0, -1): out = out.replace(f'[[questions]]\nnumber = {i}\n', f'[[questions]]\nnumber = @{i}@\n', 1)
+    n = 0
+    def renumber(m):
+        nonlocal n; n += 1; return f'number = {n}'
+    out = re.sub(r'number = @\d+@', renumber, out)
+    f = tmp_path/'bank_v2.toml'; f.write_text(out)
+    return load_bank(f)[0]
+
+
+def test_answers_assessments_and_checks_survive_a_kernel_restart_and_a_bank_update(home, tmp_path):
+    script = textwrap.dedent("""
+        from mnist_sgd.questionnaire import answer, assess, check, predict
+        answer('rank3-tensor', 'three axes'); answer('bias', 'an offset'); assess('bias', [1, 3])
+        answer('learner-needs', 'data, model, opt_func, loss_func'); assess('learner-needs', [1])
+        check('zip-pairs', lambda xs, ys: list(zip(xs, ys))); predict('backward', 'tensor(12.)')
+    """)
+    env = os.environ | {'PYTHONPATH': str(ROOT), 'MNIST_SGD_HOME': str(home)}
+    subprocess.run([sys.executable, '-c', script], env=env, check=True, timeout=120)  # one kernel, then it is gone
+    p = progress('question').set_index('id')  # a new one
+    assert p.loc['bias', 'assessed'] and p.loc['zip-pairs', 'passed'] and p.loc['backward', 'predicted'] and p.loc['rank3-tensor', 'answered']
+    v2 = _bank_v2(tmp_path)
+    assert len(v2) == 36 and question('rank3-tensor', v2).id == 'rank-3-tensors'
+    p = progress('question', questions=v2).set_index('id')
+    assert p.loc['rank-3-tensors', 'answered'] and p.loc['rank-3-tensors', 'note'] == 'answered under its old id'
+    assert 'question reworded since you answered' in p.loc['bias', 'note'] and 'key points changed since you assessed' in p.loc['bias', 'note']
+    assert p.loc['bias', 'assessed'] and p.loc['zip-pairs', 'passed'] and p.loc['backward', 'predicted']
+    orphan = p.loc['learner-needs']
+    assert orphan['section'] == '(orphaned)' and 'orphaned' in orphan['note'] and orphan['answered'] and orphan['assessed']
+    assert orphan['topic'].startswith('To build a fastai `Learner`')  # the question it answered, as it was then
+    assert saved_answer('learner-needs', questions=v2) == 'data, model, opt_func, loss_func'
+    assert 'orphaned answer kept' in progress(questions=v2).attrs['summary']
+    answer('rank-3-tensors', 'a stack of images', questions=v2)  # answering the renamed question keeps the old entry too
+    data = load_answers()['answers']
+    assert data['rank-3-tensors']['text'] == 'a stack of images' and data['rank-3-tensors']['history'][0]['text'] == 'three axes'
+    assert data['rank3-tensor']['text'] == 'three axes'
+
+
+def test_removed_questions_are_listed_not_dropped():
+    answer('rank3-tensor', 'three axes')
+    p = progress('question', questions=[q for q in QUESTIONS if q.id != 'rank3-tensor'])
+    last = p.iloc[-1]
+    assert last['id'] == 'rank3-tensor' and 'orphaned' in last['note'] and len(p) == 37
+
+
+def test_unknown_ids_and_fields_in_the_file_are_kept():
+    save_answers({'format': 7, 'answers': {'from-a-newer-course': {'text': 'keep me', 'extra': [1]}, 'bias': {'text': 'old', 'mood': 'good'}},
+                  'settings': {'theme': 'dark'}})
+    answer('bias', 'new'); check('zip-pairs', solution('zip-pairs')); assess('bias', [1])
+    data = load_answers()
+    assert data['answers']['from-a-newer-course'] == {'text': 'keep me', 'extra': [1]}
+    assert data['answers']['bias']['mood'] == 'good' and data['settings'] == {'theme': 'dark'} and data['format'] == 7
+    p = progress('question')
+    assert p.iloc[-1]['id'] == 'from-a-newer-course' and p.iloc[-1]['answered']
+
+

@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnist_sgd.sgd import (descend, make_speed_data, quadratic, mse, rmse, quadratic_loss, apply_step, sgd_path,
-                           show_fit, show_seven_steps, SEVEN_STEPS)
+import numpy as np
+from mnist_sgd.sgd import (descend, make_speed_data, quadratic, mse, rmse, quadratic_loss, apply_step, sgd_path, sgd_losses,
+                           best_quadratic, show_fit, show_seven_steps, SEVEN_STEPS)
 
 
 @pytest.fixture
@@ -112,7 +113,7 @@ def test_rmse_is_the_square_root():
 @pytest.mark.parametrize('loss', [mse, rmse])
 def test_losses_refuse_broadcasting_shapes(loss):
     name = loss.__name__
-    with pytest.raises(ValueError, match=rf'{name}: preds has shape \(20, 1\) but targs has shape \(20,\).*preds\.view'):
+    with pytest.raises(ValueError, match=rf'{name}: preds has shape \(20, 1\) but targs has shape \(20,\).*broadcast to \(20, 20\).*targs\.view\(-1, 1\)'):
         loss(torch.zeros(20, 1), torch.zeros(20))
     with pytest.raises(ValueError, match=r'preds has shape \(20,\) but targs has shape \(5,\)'):
         loss(torch.zeros(20), torch.zeros(5))
@@ -239,6 +240,55 @@ def test_sgd_path_accepts_plain_numbers_and_zero_steps(data):
     torch.testing.assert_close(path[0][0], torch.tensor([1., 2., 3.]))
     with pytest.raises(ValueError, match='steps must be 0 or more, got -2'):
         sgd_path((1., 2., 3.), 1e-5, -2, *data)
+
+
+# ---- sgd_losses and best_quadratic ----------------------------------------------------------------------------------
+def test_sgd_losses_match_torch_optim_sgd(data, start):
+    t, speed = data
+    p = start.clone().requires_grad_(); opt = torch.optim.SGD([p], lr=1e-5); ref = []
+    for _ in range(12):
+        loss = F.mse_loss(quadratic(t, p), speed); ref.append(loss.item())
+        opt.zero_grad(); loss.backward(); opt.step()
+    ref.append(F.mse_loss(quadratic(t, p), speed).item())
+    ours = sgd_losses(start, 1e-5, 12, t, speed)
+    assert len(ours) == 13 and all(isinstance(l, float) for l in ours)
+    np.testing.assert_allclose(ours, ref, rtol=1e-4)
+    assert ours == [l for _, l in sgd_path(start, 1e-5, 12, t, speed)]
+
+
+def test_sgd_losses_with_another_model_and_loss(start):
+    t = torch.linspace(-1, 1, 9); targs = 2 * t + 1
+    line = lambda t, p: p[0] * t + p[1]
+    p = torch.zeros(2, requires_grad=True); opt = torch.optim.SGD([p], lr=0.1); ref = []
+    for _ in range(5):
+        loss = F.l1_loss(line(t, p), targs); ref.append(loss.item())
+        opt.zero_grad(); loss.backward(); opt.step()
+    ref.append(F.l1_loss(line(t, p), targs).item())
+    np.testing.assert_allclose(sgd_losses(torch.zeros(2), 0.1, 5, t, targs, model=line, loss_func=F.l1_loss), ref, rtol=1e-5)
+
+
+def test_sgd_losses_blow_up_to_inf_or_nan(data, start):
+    losses = sgd_losses(start, 1e-2, 60, *data)
+    assert not np.isfinite(losses[-1]) or losses[-1] > 1e30
+
+
+def test_best_quadratic_matches_numpy_polyfit(data):
+    t, speed = data
+    np.testing.assert_allclose(best_quadratic(t, speed).numpy(), np.polyfit(t.numpy(), speed.numpy(), 2), rtol=1e-4, atol=1e-3)
+    p = torch.tensor([0.5, -3., 20.])
+    torch.testing.assert_close(best_quadratic(t, quadratic(t, p)), p, atol=1e-3, rtol=1e-4)
+    assert best_quadratic(t, speed).dtype == torch.float32 and best_quadratic(t, speed).shape == (3,)
+
+
+def test_best_quadratic_is_a_minimum_sgd_reaches(data, start):
+    t, speed = data
+    best = best_quadratic(t, speed)
+    for d in torch.cat([torch.eye(3), -torch.eye(3)]) * 0.01:
+        assert quadratic_loss(best + d, t, speed) >= quadratic_loss(best, t, speed)
+    u = (t - 9.5) / 10
+    torch.testing.assert_close(sgd_path(start, 0.5, 300, u, speed)[-1][0], best_quadratic(u, speed), atol=1e-3, rtol=0)
+    # lists of numbers and column vectors work too
+    torch.testing.assert_close(best_quadratic(t.tolist(), speed[:, None]), best)
 
 
 # ---- pictures ------------------------------------------------------------------------------------------------------

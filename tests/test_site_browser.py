@@ -1,4 +1,4 @@
-"The course site in a real browser: Debian's Chromium, driven by Playwright, opens the index and a lesson and sees their pictures."
+"The course site in a real browser (Debian's Chromium here, $MNIST_SGD_CHROMIUM on CI), driven by Playwright: the index and a lesson, with their pictures."
 import os, shutil
 from pathlib import Path
 import pytest
@@ -6,7 +6,7 @@ from mnist_sgd.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO/'artifacts'
-CHROMIUM = '/usr/bin/chromium'
+CHROMIUM = os.environ.get('MNIST_SGD_CHROMIUM') or shutil.which('chromium') or '/usr/bin/chromium'
 CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
                  '--disable-component-update', '--no-first-run', '--disable-sync']
 
@@ -37,7 +37,7 @@ def browser():
 def site(tmp_path_factory):
     "The site of two real lessons, executed on the embedded data."
     dest = tmp_path_factory.mktemp('course_site')
-    assert main(['site', str(dest), '--only', '00,01', '--source', 'embedded', '--device', 'auto']) == 0
+    assert main(['site', str(dest), '--only', '01,02', '--source', 'embedded', '--device', 'auto']) == 0
     return dest
 
 
@@ -57,7 +57,7 @@ def test_index_lists_the_lessons_with_their_pictures(browser, site):
     page.goto((site/'index.html').as_uri(), wait_until='load')
     assert page.title() == 'mnist_sgd: the course'
     links = page.eval_on_selector_all('table a', 'as => as.map(a => a.getAttribute("href"))')
-    assert links == ['00_core.html', '01_data.html']
+    assert links == ['01_data.html', '02_pixel_similarity.html']
     assert page.locator('td.ok').count() == 2
     widths = _image_widths(page)
     assert len(widths) == 2 and all(w > 0 for w in widths), widths  # a thumbnail of each lesson's first picture
@@ -68,18 +68,18 @@ def test_index_lists_the_lessons_with_their_pictures(browser, site):
 def test_a_lesson_renders_with_its_plots_and_links_on(browser, site):
     page = browser.new_page(viewport={'width': 1100, 'height': 900})
     page.goto((site/'index.html').as_uri())
-    page.click('text=Core: choosing a device')
+    page.click('text=Images are numbers')
     page.wait_for_load_state('load')
-    assert page.url.endswith('/00_core.html')
-    assert page.locator('h1').first.inner_text().startswith('Core: choosing a device')
+    assert page.url.endswith('/01_data.html')
+    assert page.locator('h1').first.inner_text().startswith('Images are numbers')
     widths = _image_widths(page)
     assert len(widths) >= 2 and all(w > 0 for w in widths), widths
     assert page.locator('.jp-OutputArea-output').count() > 3  # outputs made it into the page
     page.locator('img').first.scroll_into_view_if_needed()
-    _shot(page, 'site_lesson_00_core.png')
-    page.locator('nav.mnist-sgd-nav a[href="01_data.html"]').first.click()  # next lesson
+    _shot(page, 'site_lesson_01_data.png')
+    page.locator('nav.mnist-sgd-nav a[href="02_pixel_similarity.html"]').first.click()  # next lesson
     page.wait_for_load_state('load')
-    assert page.url.endswith('/01_data.html') and all(w > 0 for w in _image_widths(page))
+    assert page.url.endswith('/02_pixel_similarity.html') and all(w > 0 for w in _image_widths(page))
     page.locator('nav.mnist-sgd-nav a[href="index.html"]').first.click()
     page.wait_for_load_state('load')
     assert page.url.endswith('/index.html')

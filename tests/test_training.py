@@ -5,9 +5,13 @@ import torch
 from torch import nn
 # imported under other names so that pytest does not collect them as tests
 from fastcore.test import test_eq as check_eq, test_close as check_close, test_fail as check_fail
+import warnings
+from unittest import mock
+from mnist_sgd import training
 from mnist_sgd.training import (binary_xy, init_params, linear1, sigmoid, mnist_loss, batch_accuracy, TensorBatches,
-                                calc_grad, train_epoch, validate_epoch)
+                                calc_grad, train_epoch, validate_epoch, batch_size_for)
 from mnist_sgd.data import load_digits
+from mnist_sgd.baseline import baseline_accuracy
 
 
 class _SGD:
@@ -45,10 +49,11 @@ def test_binary_xy_errors():
     check_fail(lambda: binary_xy(x, y[:, None]), contains='1-D tensor')
 
 
-def test_binary_xy_on_real_data(data):
+def test_binary_xy_on_real_data(sample_path, data):
     xs, ys, vxs, vys = data
-    check_eq(xs.shape, (800, 784)); check_eq(vxs.shape, (200, 784))
-    check_eq(ys.sum().item(), 400.)   # 400 threes in the embedded training split
+    x, y = load_digits(sample_path, 'train')
+    check_eq(xs.shape, (len(x), 784)); check_eq(vxs.shape[1], 784)
+    check_eq(ys.sum().item(), float((y == 3).sum()))   # one target 1 per three
     assert 0 <= xs.min() and xs.max() <= 1
 
 
@@ -248,17 +253,126 @@ def test_device_argument_moves_batches():
     check_eq(seen, ['meta'])
 
 
-def test_hand_linear_training_reaches_floor(data):
-    "20 epochs of the hand-written linear model (the notebook's run) beat 0.90 on validation."
+@pytest.fixture(scope='module')
+def baseline(sample_path):
+    x, y = load_digits(sample_path, 'train'); vx, vy = load_digits(sample_path, 'valid')
+    return baseline_accuracy(vx[vy == 3], vx[vy == 7], x[y == 3].mean(0), x[y == 7].mean(0))['overall']
+
+
+def _train_linear1(data, bs, epochs=20):
     from fastai.torch_core import set_seed
     xs, ys, vxs, vys = data
     set_seed(42, reproducible=True)
     w, b = init_params((784, 1)), init_params(1)
     model, opt = (lambda x: linear1(x, w, b)), _SGD([w, b], 1.)
-    train_dl, valid_dl = TensorBatches(xs, ys, bs=256, seed=42), TensorBatches(vxs, vys, bs=256, shuffle=False)
+    train_dl, valid_dl = TensorBatches(xs, ys, bs=bs, seed=42), TensorBatches(vxs, vys, bs=256, shuffle=False)
     start = validate_epoch(model, valid_dl)
-    accs = []
-    for _ in range(20):
-        train_epoch(model, train_dl, opt); accs.append(validate_epoch(model, valid_dl))
-    assert start < 0.6 and accs[-1] > 0.90, (start, accs)
+    accs = [(train_epoch(model, train_dl, opt), validate_epoch(model, valid_dl))[1] for _ in range(epochs)]
+    return start, accs
+
+
+def test_hand_linear_training_beats_the_baseline(data, baseline):
+    "The notebook's run: 20 epochs of linear1 with the batch size chosen from the data's size beat the pixel baseline."
+    start, accs = _train_linear1(data, batch_size_for(len(data[0])))
+    assert start < 0.7 and accs[-1] > baseline, (start, accs, baseline)
     assert accs[-1] > accs[0]
+
+
+# --- the size of the data sets the batch size ------------------------------------------------------------------------
+def test_batch_size_for():
+    check_eq(batch_size_for(12_396), 256)    # fastai's MNIST_SAMPLE: the book's batch size
+    check_eq(batch_size_for(800), 16)        # a small subset gets small batches, so as many steps
+    check_eq(batch_size_for(60_000), 1024); check_eq(batch_size_for(1), 1); check_eq(batch_size_for(48), 1)
+    for n in range(1, 200_000, 997):
+        bs = batch_size_for(n)
+        assert bs & (bs - 1) == 0                                  # a power of two
+        if n >= 48: assert 48 / 2**0.5 <= n / bs <= 48 * 2**0.5    # about 48 steps per epoch
+    check_eq(batch_size_for(1000, steps=10), 128)
+    for bad in (0, -5, 2.5):
+        check_fail(lambda: batch_size_for(bad), contains='at least 1')
+    check_fail(lambda: batch_size_for(100, steps=0), contains='at least 1')
+
+
+# --- issue 13, finding 18: lists and bytes get a clear message ----------------------------------------------------------
+def test_mnist_loss_refuses_lists():
+    check_fail(lambda: mnist_loss([0.5, -1.], torch.tensor([1., 0.])), contains='mnist_loss: preds must be a torch.Tensor, got list')
+    check_fail(lambda: mnist_loss(torch.tensor([0.5, -1.]), [1., 0.]), contains='targs must be a torch.Tensor, got list')
+    check_fail(lambda: batch_accuracy([0.5], [1.]), contains='batch_accuracy: preds must be a torch.Tensor')
+
+
+def test_linear1_refuses_bytes_and_lists():
+    w, b = init_params((784, 1)), init_params(1)
+    raw = torch.randint(0, 256, (3, 784), dtype=torch.uint8)
+    with pytest.raises(TypeError) as e: linear1(raw, w, b)
+    assert 'torch.uint8' in str(e.value) and 'xb.float() / 255' in str(e.value)
+    check_close(linear1(raw.float() / 255, w, b), (raw.float() / 255) @ w + b)   # the fix it names works
+    check_fail(lambda: linear1(raw.long(), w, b), contains='xb.float()')
+    check_fail(lambda: linear1(torch.rand(2, 784).tolist(), w, b), contains='xb must be a torch.Tensor, got list')
+    check_fail(lambda: linear1(torch.rand(2, 784), w.tolist(), b), contains='weights must be a torch.Tensor')
+    check_fail(lambda: linear1(raw.view(3, 28, 28), w, b), contains='xb.view(-1, 28*28)')   # shape is reported first
+
+
+def test_tensor_batches_refuses_lists():
+    check_fail(lambda: TensorBatches([[0.], [1.]], torch.zeros(2, 1)), contains='TensorBatches: x must be a torch.Tensor, got list')
+    check_fail(lambda: TensorBatches(torch.zeros(2, 1), [0., 1.]), contains='TensorBatches: y must be a torch.Tensor, got list')
+
+
+def test_loss_and_metric_use_the_shared_shape_check():
+    assert not hasattr(training, '_check_pair')
+    with mock.patch('mnist_sgd.training.check_same_shape', wraps=training.check_same_shape) as c:
+        mnist_loss(torch.zeros(3, 1), torch.ones(3, 1)); batch_accuracy(torch.zeros(3, 1), torch.ones(3, 1))
+    check_eq([call.args[2] for call in c.call_args_list], ['mnist_loss', 'batch_accuracy'])
+    check_fail(lambda: batch_accuracy(torch.zeros(2, 1), torch.tensor([[3.], [7.]])), contains='targets must be 0 or 1')
+
+
+# --- issue 13, finding 10: a broken model must not get a plausible score ---------------------------------------------
+def test_batch_accuracy_refuses_nan():
+    preds, targs = torch.full((6, 1), float('nan')), torch.tensor([[1.], [0.], [1.], [0.], [1.], [0.]])
+    with pytest.raises(ValueError) as e: batch_accuracy(preds, targs)
+    assert '6 of 6 predictions are nan' in str(e.value) and 'learning rate' in str(e.value)
+    preds[2] = 1.5; check_fail(lambda: batch_accuracy(preds, targs), contains='5 of 6')
+    p = torch.randn(6, 1); p[0] = float('nan')
+    check_fail(lambda: batch_accuracy(p, targs), contains='1 of 6')
+
+
+def test_batch_accuracy_warns_when_sigmoid_was_already_applied():
+    torch.manual_seed(0)
+    raw, targs = torch.randn(64, 1) * 3, (torch.rand(64, 1) > 0.5).float()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        squashed = batch_accuracy(torch.sigmoid(raw), targs)
+    check_eq(len(caught), 1)
+    msg = str(caught[0].message)
+    assert 'sigmoid is already inside the metric and the loss' in msg and '\n' not in msg
+    assert caught[0].filename == __file__                  # it points at the caller's line
+    check_close(squashed, (targs == 1).float().mean())    # what the warning is about: every item counted as positive
+    with warnings.catch_warnings(record=True) as caught:  # an untrained sigmoid-headed model: outputs gathered around 0.5
+        warnings.simplefilter('always')
+        batch_accuracy(torch.sigmoid(raw / 20), targs)
+    check_eq(len(caught), 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')                    # raw outputs, or a tiny batch, give no warning
+        batch_accuracy(raw, targs); batch_accuracy(torch.tensor([[0.3], [0.9]]), torch.tensor([[1.], [1.]]))
+        batch_accuracy(raw.clone().requires_grad_(), targs)   # predictions that track gradients: no torch warning either
+
+
+def test_no_sigmoid_warning_for_an_untrained_linear_model(data):
+    "A fresh nn.Linear's raw outputs on real digits often all lie just above 0: that alone must not warn."
+    _, _, vxs, vys = data
+    torch.manual_seed(0)
+    lin = nn.Linear(784, 1)
+    with torch.no_grad():
+        lin.bias -= lin(vxs).min()                      # push every output to 0 or above, as can happen by chance
+        preds = lin(vxs)
+    assert bool(((preds >= 0) & (preds <= 1)).all())
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        batch_accuracy(preds, vys); validate_epoch(lin, TensorBatches(vxs, vys, bs=64, shuffle=False))
+
+
+def test_validate_epoch_restores_every_submodule_mode(data):
+    "validate_epoch uses mnist_sgd.checks.evaluating: a layer that was in eval mode stays so, the rest go back to training."
+    _, _, vxs, vys = data
+    net = nn.Sequential(nn.Linear(784, 1), nn.Dropout(0.5)); net[1].eval()
+    validate_epoch(net, TensorBatches(vxs, vys, bs=64, shuffle=False))
+    check_eq([m.training for m in net.modules()], [True, True, False])

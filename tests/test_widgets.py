@@ -13,10 +13,12 @@ from PIL import Image
 from mnist_sgd.sgd import make_speed_data, quadratic
 from mnist_sgd.baseline import baseline_accuracy
 from mnist_sgd.data import load_digits
-from mnist_sgd.widgets import (fig_png, loss_for, best_quadratic, sgd_losses, sgd_verdict, show_lr_paths, show_fit_grid, draw_loss_paths,
-                               fit_quadratic_widget, QuadraticFitter, baseline_view, baseline_mistakes, show_baseline_examples,
-                               baseline_explorer, BaselineExplorer, image_to_mnist, render_strokes, strokes_to_mnist,
-                               demo_strokes, digit_probs, predict_digit, show_drawing, draw_digit_widget, DigitDrawer)
+from mnist_sgd.sgd import best_quadratic, sgd_losses
+from mnist_sgd.widgets import fig_png, natural_layout
+from mnist_sgd.fit_widget import sgd_verdict, show_lr_paths, show_fit_grid, QuadraticFitter, _draw_loss_paths, _loss
+from mnist_sgd.baseline_widget import baseline_view, baseline_mistakes, show_baseline_examples, BaselineExplorer
+from mnist_sgd.draw_widget import (image_to_mnist, strokes_to_mnist, demo_strokes, digit_probs, predict_digit, show_drawing,
+                                   DigitDrawer, _render_strokes)
 
 
 @pytest.fixture(scope='module')
@@ -60,38 +62,18 @@ def test_fig_png():
     fig = Figure(figsize=(2, 1)); fig.add_subplot().plot([0, 1])
     b = fig_png(fig, dpi=50)
     assert b[:8] == b'\x89PNG\r\n\x1a\n' and Image.open(io.BytesIO(b)).format == 'PNG'
+    assert natural_layout().align_self == 'flex-start'
 
 
-def test_loss_for_is_the_mse_of_the_quadratic(speed_data):
-    t, speed = speed_data
-    p = [0.5, -8., 40.]
-    assert loss_for(p, t, speed) == pytest.approx(F.mse_loss(0.5 * t**2 - 8 * t + 40, speed).item(), rel=1e-6)
-    assert loss_for(torch.tensor(p, requires_grad=True), t, speed) == pytest.approx(loss_for(p, t, speed))
-    with pytest.raises(ValueError, match='three numbers'): loss_for([1., 2.], t, speed)
 
 
-def test_best_quadratic_matches_numpy_polyfit(speed_data):
-    t, speed = speed_data
-    np.testing.assert_allclose(best_quadratic(t, speed).numpy(), np.polyfit(t.numpy(), speed.numpy(), 2), rtol=1e-4, atol=1e-3)
-    p = torch.tensor([0.5, -3., 20.])
-    torch.testing.assert_close(best_quadratic(t, quadratic(t, p)), p, atol=1e-3, rtol=1e-4)
 
 
-def test_sgd_losses_match_torch_optim_sgd(speed_data, start):
-    t, speed = speed_data
-    p = start.clone().requires_grad_(); opt = torch.optim.SGD([p], lr=1e-5); ref = []
-    for _ in range(12):
-        loss = F.mse_loss(quadratic(t, p), speed); ref.append(loss.item())
-        opt.zero_grad(); loss.backward(); opt.step()
-    ref.append(F.mse_loss(quadratic(t, p), speed).item())
-    ours = sgd_losses(1e-5, start, t, speed, steps=12)
-    assert len(ours) == 13
-    np.testing.assert_allclose(ours, ref, rtol=1e-4)
 
 
 def test_learning_rates_crawl_converge_diverge(speed_data, start):
     t, speed = speed_data
-    crawl, good, wild = (sgd_losses(lr, start, t, speed, 20) for lr in (1e-7, 1e-5, 1e-3))
+    crawl, good, wild = (sgd_losses(start, lr, 20, t, speed) for lr in (1e-7, 1e-5, 1e-3))
     assert 0.5 * crawl[0] < crawl[-1] < crawl[0]       # too small: barely moves
     assert good[-1] < 0.05 * good[0]                   # about right: most of the loss gone
     assert not (math.isfinite(wild[-1]) and wild[-1] < wild[0])  # too large: blows up
@@ -99,7 +81,7 @@ def test_learning_rates_crawl_converge_diverge(speed_data, start):
 
 def test_sgd_verdict(speed_data, start):
     t, speed = speed_data
-    words = {lr: sgd_verdict(sgd_losses(lr, start, t, speed, 20)).split(':')[0] for lr in (1e-7, 1e-6, 1e-5, 2e-5, 4e-5, 1e-3)}
+    words = {lr: sgd_verdict(sgd_losses(start, lr, 20, t, speed)).split(':')[0] for lr in (1e-7, 1e-6, 1e-5, 2e-5, 4e-5, 1e-3)}
     assert words == {1e-7: 'it crawls', 1e-6: 'it crawls', 1e-5: 'it levelled off', 2e-5: 'it levelled off',
                      4e-5: 'it blows up', 1e-3: 'it blows up'}
     assert sgd_verdict([5., float('nan')]).startswith('it blows up') and sgd_verdict([5.]).startswith('it levelled off')
@@ -122,15 +104,15 @@ def test_static_pictures_of_the_fit(speed_data, start):
 def test_draw_loss_paths_leaves_out_infinite_losses():
     import matplotlib.pyplot as plt
     _, ax = plt.subplots()
-    draw_loss_paths(ax, {1e-3: [10., 1e20, float('inf'), float('nan')]})
+    _draw_loss_paths(ax, {1e-3: [10., 1e20, float('inf'), float('nan')]})
     assert list(ax.lines[0].get_ydata()) == [10., 1e20]
     plt.close('all')
 
 
 def test_fit_quadratic_widget_follows_its_sliders(speed_data, start):
     t, speed = speed_data
-    w = fit_quadratic_widget(t, speed, start)
-    assert isinstance(w, QuadraticFitter) and 'mnist-sgd-fit-quadratic' in w._dom_classes
+    w = QuadraticFitter(t, speed, start)
+    assert 'mnist-sgd-fit-quadratic' in w._dom_classes
     best = best_quadratic(t, speed).tolist()
     for s, v, p in zip(w.sliders, best, start.tolist()):
         assert s.min < min(v, p) and max(v, p) < s.max  # both the start and the best fit can be reached
@@ -139,15 +121,15 @@ def test_fit_quadratic_widget_follows_its_sliders(speed_data, start):
     for s, v in zip(w.sliders, best): s.value = v
     assert w.params == pytest.approx(best)
     assert w.fit_text.value != text and w.fit_img.value != img and _png_size(w.fit_img.value)[0] > 100
-    assert f'loss <b>{loss_for(w.params, t, speed):.3f}</b>' in w.fit_text.value
-    assert f'{loss_for(best, t, speed):.3f}' in w.fit_text.value  # the yardstick
+    assert f'loss <b>{_loss(w.params, t, speed):.3f}</b>' in w.fit_text.value
+    assert f'{_loss(best, t, speed):.3f}' in w.fit_text.value  # the yardstick
     verdicts = {}
     for lr in (1e-7, 1e-5, 1e-3):
         img = w.sgd_img.value; w.lr.value = lr
         verdicts[lr] = w.sgd_text.value
         assert w.sgd_img.value != img
     assert 'crawls' in verdicts[1e-7] and 'levelled off' in verdicts[1e-5] and 'blows up' in verdicts[1e-3]
-    losses = sgd_losses(1e-5, start, t, speed, 20)
+    losses = sgd_losses(start, 1e-5, 20, t, speed)
     assert f'{losses[-1]:.3g}' in verdicts[1e-5]  # the replay starts where the sliders started, not where they are now
 
 
@@ -182,9 +164,11 @@ def test_show_baseline_examples(data37):
 
 def test_baseline_explorer_steps_through_images_and_mistakes(data37):
     _, _, vx, vy, m3, m7 = data37
-    w = baseline_explorer(vx, vy, m3, m7)
-    assert isinstance(w, BaselineExplorer) and w.index.max == len(vx) - 1
+    w = BaselineExplorer(vx, vy, m3, m7)
+    assert w.index.max == len(vx) - 1
     assert 'validation image 0:' in w.text.value
+    acc = baseline_accuracy(vx[vy == 3], vx[vy == 7], m3, m7)
+    assert w.accuracy == acc and f'accuracy <b>{acc["overall"]:.3f}</b>' in w.children[0].value  # the header's score
     text, img = w.text.value, w.img.value
     w.index.value = 5
     assert 'validation image 5:' in w.text.value and w.img.value != img
@@ -196,8 +180,8 @@ def test_baseline_explorer_steps_through_images_and_mistakes(data37):
     assert w.current == w.mistakes[-1] and f'validation image {w.mistakes[-1]}:' in w.text.value
     w.only_mistakes.value = False
     assert w.current == 0 and w.index.max == len(vx) - 1
-    with pytest.raises(ValueError, match='pair up'): baseline_explorer(vx, vy[:-1], m3, m7)
-    with pytest.raises(ValueError, match='empty'): baseline_explorer(vx[:0], vy[:0], m3, m7)
+    with pytest.raises(ValueError, match='pair up'): BaselineExplorer(vx, vy[:-1], m3, m7)
+    with pytest.raises(ValueError, match='empty'): BaselineExplorer(vx[:0], vy[:0], m3, m7)
 
 
 # ---- drawing → MNIST input ------------------------------------------------------------------------------------------------
@@ -252,7 +236,7 @@ def test_real_mnist_digits_are_already_prepared(data37):
 
 
 def test_render_strokes():
-    img = render_strokes([[(20, 50), (200, 50)], [(100, 200)]], size=280, line_width=20)
+    img = _render_strokes([[(20, 50), (200, 50)], [(100, 200)]], size=280, line_width=20)
     assert img.shape == (280, 280) and img.max() == 1 and img.min() == 0
     assert img[50, 20:201].min() == 1 and img[42:58, 100].min() == 1 and img[35, 100] == 0 and img[65, 100] == 0
     assert img[200, 100] == 1 and img[200, 115] == 0  # a single click leaves a round dot of the pen's size
@@ -262,8 +246,8 @@ def test_render_strokes():
 def test_strokes_to_mnist():
     x7 = strokes_to_mnist(demo_strokes(7))
     assert x7.shape == (28, 28) and x7.max() == pytest.approx(1.)
-    torch.testing.assert_close(strokes_to_mnist(render_strokes(demo_strokes(7))), x7)      # strokes or their picture
-    torch.testing.assert_close(strokes_to_mnist((render_strokes(demo_strokes(7)) * 255).byte().numpy()), x7)
+    torch.testing.assert_close(strokes_to_mnist(_render_strokes(demo_strokes(7))), x7)      # strokes or their picture
+    torch.testing.assert_close(strokes_to_mnist((_render_strokes(demo_strokes(7)) * 255).byte().numpy()), x7)
     half = [[(x / 2, y / 2) for x, y in s] for s in demo_strokes(7, size=280)]
     assert _diff_up_to_a_pixel(strokes_to_mnist(half, size=140, line_width=10), x7) < 0.03  # the same drawing, smaller canvas
     big = strokes_to_mnist(demo_strokes(3, size=560), size=560, line_width=40)
@@ -283,7 +267,7 @@ def test_digit_probs_binary_uses_sigmoid():
     p3 = torch.sigmoid(lin(x.view(5, -1))).flatten().detach()
     torch.testing.assert_close(probs, torch.stack([p3, 1 - p3], 1))
     assert labels == [3, 7]
-    probs2, labels2 = digit_probs(lambda xb: lin(xb).view(-1), x, labels=('yes', 'no'))  # an N-vector of logits, a plain function
+    probs2, labels2 = digit_probs(lambda xb: lin(xb).view(-1), x, labels=('yes', 'no'), layout='flat')  # an N-vector of logits, a plain function
     torch.testing.assert_close(probs2, probs); assert labels2 == ['yes', 'no']
     label, p = predict_digit(lin, x[0])
     assert label == (3 if p3[0] >= 0.5 else 7) and p == pytest.approx(max(p3[0].item(), 1 - p3[0].item()))
@@ -302,9 +286,37 @@ def test_digit_probs_ten_classes_softmax_and_image_shaped_models():
     assert predict_digit(mlp, x[1])[0] == F.softmax(mlp(x[1].view(1, -1)), 1).argmax().item()
 
 
+def test_digit_probs_is_told_or_reads_the_layout():
+    "The input layout comes from the argument or the model's first layer, never from trying the model and catching errors."
+    torch.manual_seed(0)
+    x = torch.rand(4, 28, 28)
+    calls = []
+    def flat_only(xb):
+        calls.append(tuple(xb.shape)); return xb.sum(1, keepdim=True)
+    digit_probs(flat_only, x, layout='flat'); assert calls == [(4, 784)]
+    def image_only(xb):
+        calls.append(tuple(xb.shape)); return xb.flatten(1)[:, :10]
+    digit_probs(image_only, x, layout='image'); assert calls[-1] == (4, 1, 28, 28) and len(calls) == 2
+    bug = nn.Sequential(nn.Linear(784, 5), nn.Linear(4, 1))  # a real bug inside the model surfaces as itself
+    with pytest.raises(RuntimeError, match='shapes cannot be multiplied'): digit_probs(bug, x)
+    resnet_like = nn.Sequential(nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU()), nn.AdaptiveAvgPool2d(1),
+                                nn.Flatten(), nn.Linear(4, 10))
+    probs, _ = digit_probs(resnet_like, x)  # the first layer with weights is the convolution: images
+    with torch.no_grad(): torch.testing.assert_close(probs, F.softmax(resnet_like.eval()(x[:, None]), 1))
+
+
+def test_digit_probs_restores_every_layers_mode():
+    net = nn.Sequential(nn.Linear(784, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+    net.train(); net[1].eval()  # a mixed state, on purpose
+    digit_probs(net, torch.rand(2, 28, 28))
+    assert [m.training for m in net.modules()] == [True, True, False, True]
+
+
 def test_digit_probs_errors():
     x = torch.rand(28, 28)
-    with pytest.raises(ValueError, match='neither N×784'): digit_probs(nn.Linear(100, 1), x)
+    with pytest.raises(ValueError, match='takes 100 inputs'): digit_probs(nn.Linear(100, 1), x)
+    with pytest.raises(ValueError, match="layout='flat'"): digit_probs(lambda xb: xb.sum(1), x)
+    with pytest.raises(ValueError, match="use 'flat'"): digit_probs(nn.Linear(784, 1), x, layout='NCHW')
     with pytest.raises(ValueError, match='one label per class'): digit_probs(nn.Linear(784, 10), x, labels=(3, 7))
     with pytest.raises(ValueError, match='28×28'): digit_probs(nn.Linear(784, 1), torch.rand(20, 20))
     with pytest.raises(ValueError, match=r'output has shape \(1, 10, 1, 1\)'): digit_probs(nn.Conv2d(1, 10, 28), x)
@@ -342,8 +354,7 @@ def _draw(w, strokes):
 
 
 def test_draw_digit_widget_predicts_after_each_stroke_and_clears(logreg37):
-    w = draw_digit_widget(logreg37)
-    assert isinstance(w, DigitDrawer)
+    w = DigitDrawer(logreg37)
     assert w.canvas.width == 280 and w.canvas.layout.width == '280px' and w.canvas.layout.height == '280px'
     blank, text = w.preview.value, w.result.value
     _draw(w, demo_strokes(7)[:1])
@@ -359,7 +370,7 @@ def test_draw_digit_widget_predicts_after_each_stroke_and_clears(logreg37):
 
 
 def test_draw_digit_widget_on_the_button_only_and_with_touch(logreg37):
-    w = draw_digit_widget(logreg37, live=False, labels=('three', 'seven'))
+    w = DigitDrawer(logreg37, labels=('three', 'seven'), live=False)
     before = w.result.value
     _draw(w, demo_strokes(3))
     assert w.result.value == before                       # not live: nothing until the button
@@ -367,6 +378,6 @@ def test_draw_digit_widget_on_the_button_only_and_with_touch(logreg37):
     assert 'three' in w.result.value
     w.clear()
     w.predict_button.click(); assert 'Nothing drawn' in w.result.value
-    w2 = draw_digit_widget(nn.Linear(784, 10))
+    w2 = DigitDrawer(nn.Linear(784, 10))
     w2._touch_start([(50., 60.)]); w2._touch_move([(200., 60.)]); w2._touch_end([])
     assert w2.strokes == [[(50., 60.), (200., 60.)]] and 'It looks like a' in w2.result.value

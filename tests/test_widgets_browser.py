@@ -13,17 +13,19 @@ ARTIFACTS = ROOT/'artifacts'/'widgets'
 REQUIRED = os.environ.get('CI', '').lower() == 'true' or os.environ.get('MNIST_SGD_REQUIRE_BROWSER') == '1'
 CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
                  '--disable-component-update', '--no-first-run', '--disable-sync']
-# Each notebook with widgets, and the widgets it must show (CSS classes the builders in mnist_sgd.widgets give them).
-# The widget notebook runs all its cells; a lesson runs the cells a learner runs to reach its widget (up to the static
-# picture right after it), which leaves out slow later sections (such as lesson 6's ResNet).
+# Each notebook with widgets (relative to nbs/), and the widgets it must show (CSS classes the widget classes give
+# themselves). A library widget notebook runs all its cells; a lesson runs the cells a learner runs to reach its widget (up
+# to the static picture right after it), which leaves out slow later sections (such as lesson 6's ResNet).
 NOTEBOOKS = {
-    '11_widgets.ipynb': ['mnist-sgd-fit-quadratic', 'mnist-sgd-baseline-explorer', 'mnist-sgd-draw-digit'],
+    'lib/fit_widget.ipynb': ['mnist-sgd-fit-quadratic'],
+    'lib/baseline_widget.ipynb': ['mnist-sgd-baseline-explorer'],
+    'lib/draw_widget.ipynb': ['mnist-sgd-draw-digit'],
     '02_pixel_similarity.ipynb': ['mnist-sgd-baseline-explorer'],
     '03_sgd.ipynb': ['mnist-sgd-fit-quadratic'],
     '06_nonlinearity.ipynb': ['mnist-sgd-draw-digit'],
 }
-RUN_ALL_CELLS = {'11_widgets.ipynb'}
-BUILDERS = ['fit_quadratic_widget(', 'baseline_explorer(', 'draw_digit_widget(']
+RUN_ALL_CELLS = {'lib/fit_widget.ipynb', 'lib/baseline_widget.ipynb', 'lib/draw_widget.ipynb'}
+BUILDERS = ['QuadraticFitter(', 'BaselineExplorer(', 'DigitDrawer(']
 
 
 def _chromium() -> str | None:
@@ -51,7 +53,7 @@ class Lab:
         for nb in notebooks:  # a copy that names its kernel, so JupyterLab starts one without asking
             d = json.loads((Path(src)/nb).read_text())
             d['metadata'].setdefault('kernelspec', {'name': 'python3', 'display_name': 'Python 3 (ipykernel)', 'language': 'python'})
-            (self.root/nb).write_text(json.dumps(d))
+            (self.root/nb).parent.mkdir(parents=True, exist_ok=True); (self.root/nb).write_text(json.dumps(d))
         cfg = self.tmp/'config'
         settings = cfg/'lab'/'user-settings'/'@jupyterlab'
         # no news/update pop-ups over the notebook; every cell kept in the page (no virtual scrolling)
@@ -300,6 +302,7 @@ EXERCISES = {'mnist-sgd-fit-quadratic': exercise_fit, 'mnist-sgd-baseline-explor
 @pytest.mark.parametrize('name', list(NOTEBOOKS))
 def test_widgets_in_a_real_browser(browser, lab, name):
     stem = Path(name).stem
+    assert (ROOT/'nbs'/name).exists(), f'{name} is listed here but not in nbs/'
     page = browser.new_page(viewport={'width': 1280, 'height': 1200})
     t0 = time.monotonic(); times = {}
     try:

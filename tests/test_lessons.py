@@ -1,0 +1,132 @@
+"""The lessons read as lessons: the idea comes first, arrows between modules point one way, harness cells are hidden,
+every lesson ends the same way, and no lesson bakes in one data set's sizes."""
+import ast, json, re
+from functools import lru_cache
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = sorted((ROOT/'nbs').glob('[0-9][0-9]_*.ipynb'))
+LESSON_IDS = [p.stem for p in LESSONS]
+
+
+def _cells(nb:Path) -> list[dict]: return json.loads(nb.read_text(encoding='utf-8'))['cells']
+def _src(c:dict) -> str: return ''.join(c['source'])
+def _lesson_no(nb:Path) -> int: return int(nb.name.split('_')[0])
+
+
+@lru_cache(None)
+def _module_notebook() -> dict:
+    "Each generated module of mnist_sgd, mapped to the notebook it is exported from (its nbdev header names it)."
+    out = {}
+    for py in (ROOT/'mnist_sgd').glob('*.py'):
+        m = re.search(r'File to edit: \.\./(nbs/\S+?\.ipynb)', py.read_text(encoding='utf-8'))
+        if m: out[py.stem] = ROOT/m[1]
+    return out
+
+
+def _imported_modules(code:str) -> set[str]:
+    "The mnist_sgd modules that `code` imports (`import mnist_sgd.x`, `from mnist_sgd.x import ...`, `from .x import ...`)."
+    mods = set()
+    try: tree = ast.parse(code)
+    except SyntaxError: return mods  # a cell with IPython magics: covered by the regex below
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1 and node.module: mods.add(node.module.split('.')[0])
+            elif node.module and node.module.startswith('mnist_sgd.'): mods.add(node.module.split('.')[1])
+            elif node.module == 'mnist_sgd': mods.update(a.name for a in node.names)
+        elif isinstance(node, ast.Import):
+            mods.update(a.name.split('.')[1] for a in node.names if a.name.startswith('mnist_sgd.'))
+    return mods
+
+
+def _code_of_notebook(nb:Path) -> str:
+    return '\n'.join(re.sub(r'^\s*[!%].*$', '', _src(c), flags=re.M) for c in _cells(nb) if c['cell_type'] == 'code')
+
+
+@lru_cache(None)
+def _rank(module:str) -> int:
+    """The latest lesson a module depends on: its own lesson number for a lesson's module, and for a library module the
+    highest rank among the modules it imports (0 when it imports no lesson's module)."""
+    nb = _module_notebook().get(module)
+    if nb is None: return 0  # all.py, _modidx.py: not imported by lessons
+    own = _lesson_no(nb) if nb.parent == ROOT/'nbs' and re.match(r'\d\d_', nb.name) else 0
+    code = (ROOT/'mnist_sgd'/f'{module}.py').read_text(encoding='utf-8')
+    deps = [_rank(m) for m in _imported_modules(code) if m != module and m in _module_notebook() and m != 'all']
+    return max([own, *deps])
+
+
+def test_there_are_lessons_and_library_notebooks_apart():
+    assert len(LESSONS) >= 9, LESSON_IDS
+    lib = sorted((ROOT/'nbs'/'lib').glob('*.ipynb'))
+    assert {'core', 'data', 'report', 'cli'} <= {p.stem for p in lib}
+    # No library machinery is numbered like a lesson, and every lesson's module is exported from a lesson notebook.
+    assert not any(re.match(r'\d', p.name) for p in lib)
+
+
+@pytest.mark.parametrize('nb', LESSONS, ids=LESSON_IDS)
+def test_a_lesson_imports_no_later_lessons_module(nb):
+    n = _lesson_no(nb)
+    for m in sorted(_imported_modules(_code_of_notebook(nb))):
+        if m == 'all' or m not in _module_notebook(): continue
+        assert _rank(m) <= n, (f'{nb.name} imports mnist_sgd.{m}, which depends on lesson {_rank(m):02d}: '
+                               'a lesson may only use earlier lessons and library modules that do')
+
+
+def test_the_rank_rule_catches_a_forward_import():
+    "The dependency check above can fail: a library module that imports a late lesson's module ranks as that lesson."
+    late = max(_module_notebook(), key=_rank)
+    assert _rank(late) >= 6, (late, _rank(late))
+    assert _imported_modules(f'from mnist_sgd.{late} import x\nimport mnist_sgd.core') == {late, 'core'}
+
+
+@pytest.mark.parametrize('nb', LESSONS, ids=LESSON_IDS)
+def test_a_lesson_opens_with_its_idea(nb):
+    "Within the first five cells the learner meets prose about the idea, not a wall of imports and plumbing."
+    first = _cells(nb)[:5]
+    prose = [_src(c) for c in first if c['cell_type'] == 'markdown']
+    body = [re.sub(r'^\s*(#.*|>.*)?$', '', p, flags=re.M).strip() for p in prose]  # headings and the summary line aside
+    assert any(len(b) >= 150 for b in body), f'{nb.name}: no paragraph of prose in the first five cells'
+    for c in first:
+        if c['cell_type'] != 'code': continue
+        s = _src(c)
+        assert not re.search(r'^\s*(import|from)\s+(socket|tarfile|hashlib|zlib|urllib)', s, re.M), f'{nb.name}: plumbing first'
+
+
+@pytest.mark.parametrize('nb', LESSONS, ids=LESSON_IDS)
+def test_harness_cells_are_hidden_and_imports_are_visible(nb):
+    for c in _cells(nb):
+        if c['cell_type'] != 'code': continue
+        s = _src(c)
+        if re.search(r'^\s*report\(', s, re.M):
+            assert s.startswith('#| hide'), f'{nb.name}: the report cell must be hidden:\n{s}'
+        if s.startswith('#| hide'):
+            hidden_lib = [ln for ln in s.splitlines() if re.match(r'\s*from mnist_sgd\.(?!report\b|checks\b)', ln)]
+            assert not hidden_lib, f'{nb.name}: a learner needs to see these imports: {hidden_lib}'
+
+
+@pytest.mark.parametrize('nb', [p for p in LESSONS if _lesson_no(p) <= 8], ids=lambda p: p.stem)
+def test_a_lesson_ends_with_what_you_learned_and_its_questions(nb):
+    md = [_src(c) for c in _cells(nb) if c['cell_type'] == 'markdown']
+    last = md[-1]
+    assert last.startswith('## What you learned'), f'{nb.name}: the last cell must be "What you learned"'
+    assert re.search(r'[Qq]uestionnaire', last) and re.search(r'\b\d{1,2}\b', last.split('uestionnaire', 1)[1]), \
+        f'{nb.name}: name the questionnaire items this lesson answers, with their numbers'
+
+
+# Sizes of the embedded subset and of the real downloads: a lesson computes them, it never states them as facts.
+BAKED = re.compile(r'(?<![\d.,])(800|1,000|1000|4,000|4000|12,396|12396|2,038|2038|6,131|6,265|60,000|10,000)\s+'
+                   r'(training |validation |train |valid |real |embedded )?(images|digits|labels|threes|sevens|items)', re.I)
+
+
+@pytest.mark.parametrize('nb', LESSONS, ids=LESSON_IDS)
+def test_no_data_set_size_is_baked_into_a_lesson(nb):
+    for c in _cells(nb):
+        s = _src(c)
+        for m in BAKED.finditer(s):
+            line = s[s.rfind('\n', 0, m.start()) + 1: s.find('\n', m.end()) if '\n' in s[m.end():] else len(s)]
+            # allowed when the sentence says which data set the number belongs to
+            if re.search(r'embedded|subset|full download|real download|on the real|fastai\'s real|MNIST_SAMPLE has', line, re.I): continue
+            if c['cell_type'] == 'code' and re.search(r'\{[^}]+\}', line): continue  # an f-string prints the real number
+            pytest.fail(f'{nb.name}: "{m[0]}" states one data set\'s size as a fact: {line.strip()[:160]}')
+    assert BAKED.search('there are 800 images')  # the pattern itself matches
