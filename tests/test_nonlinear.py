@@ -114,7 +114,7 @@ def test_relu_net_is_not_affine():
 
 # Training on the embedded 3s and 7s
 
-def _lesson_run(path, model, epochs=20):
+def _lesson_run(path, model, epochs=12):
     "The lesson's run: fastai Learner, SGD, mnist_loss, batch_accuracy, lr 1.0, batch size from the size of the data."
     from fastai.vision.all import Learner, SGD, set_seed
     from mnist_sgd.training import mnist_loss, batch_accuracy
@@ -148,14 +148,14 @@ def test_simple_net_learner_beats_linear_and_baseline(sample_path):
 
 
 def test_too_few_steps_is_what_the_batch_size_rule_fixes(sample_path):
-    "With the book's bs=256 on 800 images (4 steps an epoch) the same 20 epochs leave the linear model short of the lesson's run."
+    "With the book's bs=256 on 800 images (4 steps an epoch) the same 12 epochs leave the linear model short of the lesson's run."
     from fastai.vision.all import Learner, SGD, set_seed
     from mnist_sgd.training import mnist_loss, batch_accuracy
     from mnist_sgd.optim import mnist_dls
     set_seed(42, reproducible=True)
     dls = mnist_dls(sample_path, bs=256, seed=42, device='cpu')
     few = Learner(dls, nn.Linear(784, 1), opt_func=SGD, loss_func=mnist_loss, metrics=batch_accuracy)
-    with few.no_bar(), few.no_logging(): few.fit(20, lr=1.0)
+    with few.no_bar(), few.no_logging(): few.fit(12, lr=1.0)
     many, _ = _lesson_run(sample_path, nn.Linear(784, 1))
     check_eq(len(dls.train), 4)
     assert few.recorder.values[-1][0] > 2 * many.recorder.values[-1][0]   # far less trained: a much higher training loss
