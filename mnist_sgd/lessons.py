@@ -151,11 +151,12 @@ def colab_cell_source(
 ) -> str:
     "The code of the Colab setup cell: installs `spec` when running on Google Colab, and does nothing elsewhere."
     return f"""#| hide
-{COLAB_MARK}: on Google Colab this installs the course (about a minute); anywhere else it does nothing. No Google Drive access is needed.
-import os, sys
-if 'google.colab' in sys.modules or 'COLAB_RELEASE_TAG' in os.environ:
-    import subprocess
-    subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', {spec!r}], check=True)
+{COLAB_MARK}: on Google Colab this installs the course once (about a minute); anywhere else it does nothing. No Google Drive access is needed.
+import importlib.util, os, sys
+if ('google.colab' in sys.modules or 'COLAB_RELEASE_TAG' in os.environ) and importlib.util.find_spec('mnist_sgd') is None:
+    import subprocess  # MNIST_SGD_SPEC overrides what is installed, e.g. a git URL or a wheel you uploaded
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', os.environ.get('MNIST_SGD_SPEC', {spec!r})], check=True)
+if 'google.colab' in sys.modules:
     from google.colab import output; output.enable_custom_widget_manager()  # the lessons' sliders and drawing canvas"""
 
 def add_colab_cell(

@@ -4,6 +4,7 @@ import ast, json, re
 from functools import lru_cache
 from pathlib import Path
 import pytest
+from mnist_sgd.lessons import COLAB_MARK, colab_cell_source
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT/'nbs').glob('[0-9][0-9]_*.ipynb'))
@@ -83,7 +84,7 @@ def test_the_rank_rule_catches_a_forward_import():
 @pytest.mark.parametrize('nb', LESSONS, ids=LESSON_IDS)
 def test_a_lesson_opens_with_its_idea(nb):
     "Within the first five cells the learner meets prose about the idea, not a wall of imports and plumbing."
-    first = _cells(nb)[:5]
+    first = [c for c in _cells(nb) if COLAB_MARK not in _src(c)][:5]  # the Colab setup cell does nothing off Colab
     prose = [_src(c) for c in first if c['cell_type'] == 'markdown']
     body = [re.sub(r'^\s*(#.*|>.*)?$', '', p, flags=re.M).strip() for p in prose]  # headings and the summary line aside
     assert any(len(b) >= 150 for b in body), f'{nb.name}: no paragraph of prose in the first five cells'
@@ -130,3 +131,37 @@ def test_no_data_set_size_is_baked_into_a_lesson(nb):
             if c['cell_type'] == 'code' and re.search(r'\{[^}]+\}', line): continue  # an f-string prints the real number
             pytest.fail(f'{nb.name}: "{m[0]}" states one data set\'s size as a fact: {line.strip()[:160]}')
     assert BAKED.search('there are 800 images')  # the pattern itself matches
+
+
+@pytest.mark.parametrize('nb', LESSONS, ids=LESSON_IDS)
+def test_a_lesson_has_the_current_colab_setup_cell_before_its_first_import(nb):
+    cells = [c for c in _cells(nb) if c['cell_type'] == 'code']
+    assert cells and COLAB_MARK in _src(cells[0]), f'{nb.name}: run python tools/colab_cell.py'
+    assert _src(cells[0]) == colab_cell_source(), f'{nb.name}: the Colab cell is out of date: run python tools/colab_cell.py'
+
+
+import importlib.util
+_FIND_SPEC = importlib.util.find_spec
+
+
+def _run_colab_cell(monkeypatch, on_colab:bool, installed:bool, spec_env=None):
+    import importlib.util, subprocess
+    calls = []
+    monkeypatch.setattr(subprocess, 'run', lambda args, **kw: calls.append(args))
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *a: (_FIND_SPEC(name, *a) if installed or name != 'mnist_sgd' else None))
+    if on_colab: monkeypatch.setenv('COLAB_RELEASE_TAG', 'release-colab_20261201')
+    else: monkeypatch.delenv('COLAB_RELEASE_TAG', raising=False)
+    if spec_env: monkeypatch.setenv('MNIST_SGD_SPEC', spec_env)
+    else: monkeypatch.delenv('MNIST_SGD_SPEC', raising=False)
+    exec(colab_cell_source('mnist_sgd[course]').replace('#| hide', ''), {})
+    return calls
+
+
+def test_the_colab_cell_installs_only_on_colab_and_only_once(monkeypatch):
+    assert _run_colab_cell(monkeypatch, on_colab=False, installed=False) == []  # a laptop, CI, the runner
+    assert _run_colab_cell(monkeypatch, on_colab=True, installed=True) == []  # already installed: nothing to do
+    calls = _run_colab_cell(monkeypatch, on_colab=True, installed=False)
+    assert len(calls) == 1 and calls[0][-1] == 'mnist_sgd[course]' and calls[0][1:4] == ['-m', 'pip', 'install']
+    calls = _run_colab_cell(monkeypatch, on_colab=True, installed=False, spec_env='mnist_sgd[course] @ git+https://example.invalid/x')
+    assert calls[0][-1] == 'mnist_sgd[course] @ git+https://example.invalid/x'
+    assert 'drive' not in colab_cell_source().lower().replace('no google drive access', '')
