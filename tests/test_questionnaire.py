@@ -14,6 +14,7 @@ from mnist_sgd.core import plot_function
 from mnist_sgd.questionnaire import (QUESTIONS, SECTIONS, AnswersFileError, AnswersFileWarning, BankError, CheckResult, Question,
                                      answer, answers_path, ask, assess, check, load_answers, load_bank, predict, progress, question,
                                      reveal, save_answers, saved_answer)
+from qhelpers import report, solution, solution_code, _odds_neq, _pairs_by_index
 
 ROOT = Path(__file__).resolve().parent.parent
 NB = ROOT/'nbs'/'09_questionnaire.ipynb'
@@ -48,24 +49,8 @@ def home(tmp_path, monkeypatch):
 
 def saved_file(): return answers_path()
 def files_beside(f): return sorted(p.name for p in f.parent.iterdir() if p.name != am.lock_path(f).name)
-def report(res: CheckResult) -> str: return '\n'.join(res.problems + res.hints)
 
-def solution_code(qn) -> str: return '\n'.join(part.split('```')[0] for part in qn.reference.split('```python\n')[1:])
 
-def solution(qid):
-    "Our reference solution, run from the very text `reveal` shows."
-    from fastai.learner import Learner
-    from fastai.optimizer import SGD
-    from mnist_sgd.training import mnist_loss, batch_accuracy
-    qn = question(qid)
-    ns = {'torch': torch, 'nn': nn, 'F': F, 'plot_function': plot_function, 'Learner': Learner, 'SGD': SGD,
-          'mnist_loss': mnist_loss, 'batch_accuracy': batch_accuracy}
-    exec(solution_code(qn), ns)
-    names = [n.strip() for n in qn.answer_name.split(',')]
-    return ns[names[0]] if len(names) == 1 else tuple(ns[n] for n in names)
-
-def _odds_neq(numbers): return [n * 2 for n in numbers if n % 2 != 0]
-def _pairs_by_index(xs, ys): return [(xs[i], ys[i]) for i in range(len(xs))]
 
 
 # ---------------------------------------------------------------- the bank: one data file, each text once
@@ -250,52 +235,7 @@ def test_rechecking_the_same_answer_does_not_rewrite_the_file():
 
 # ---------------------------------------------------------------- where answers live
 
-def test_location_follows_argument_then_env_then_home(home, tmp_path, monkeypatch):
-    assert answers_path() == home/'questionnaire.json'
-    monkeypatch.setenv('MNIST_SGD_ANSWERS', str(tmp_path/'elsewhere.json'))
-    assert answers_path() == tmp_path/'elsewhere.json'
-    assert answers_path(tmp_path/'given.json') == tmp_path/'given.json'
-    assert answers_path(tmp_path) == tmp_path/'questionnaire.json'
-    monkeypatch.delenv('MNIST_SGD_ANSWERS'); monkeypatch.delenv('MNIST_SGD_HOME'); monkeypatch.setenv('HOME', str(tmp_path/'me'))
-    assert answers_path() == tmp_path/'me'/'.mnist_sgd'/'questionnaire.json'
-
-
-def test_answers_go_where_asked(home, tmp_path, monkeypatch):
-    answer('bias', 'an offset')
-    assert load_answers(home/'questionnaire.json')['answers']['bias']['text'] == 'an offset'
-    monkeypatch.setenv('MNIST_SGD_ANSWERS', str(tmp_path/'other.json'))
-    answer('view', 'same numbers, new shape')
-    assert 'view' in load_answers(tmp_path/'other.json')['answers'] and 'view' not in load_answers(home)['answers']
-    answer('view', 'again', path=tmp_path/'third.json')
-    assert saved_answer('view', path=tmp_path/'third.json') == 'again'
-
-
 # ---------------------------------------------------------------- answers are never lost
-
-def test_empty_answer_never_overwrites_a_saved_one():
-    assert 'not answered yet' in answer('bias', '   \n  ')
-    assert not saved_file().exists()
-    answer(28, 'A learned offset.')
-    before = saved_file().read_bytes()
-    for empty in ('', '\n\n', None):
-        msg = answer('bias', empty)
-        assert 'is kept' in msg and 'A learned offset.' in msg
-    assert saved_file().read_bytes() == before and saved_answer('bias') == 'A learned offset.'
-
-
-def test_same_answer_again_is_not_rewritten_and_a_new_one_keeps_the_old_in_history():
-    answer('bias', 'first')
-    before = saved_file().read_bytes()
-    assert 'unchanged' in answer('bias', '\n  first\n')
-    assert saved_file().read_bytes() == before
-    answer('bias', 'second'); answer('bias', 'third')
-    e = load_answers()['answers']['bias']
-    assert e['text'] == 'third' and [h['text'] for h in e['history']] == ['first', 'second']
-
-
-def test_answer_rejects_code_given_as_an_answer():
-    with pytest.raises(TypeError, match=r"check\('bias', your_function\)"): answer('bias', lambda: 1)
-
 
 def test_unknown_ids_and_fields_in_the_file_are_kept():
     save_answers({'format': 7, 'answers': {'from-a-newer-course': {'text': 'keep me', 'extra': [1]}, 'bias': {'text': 'old', 'mood': 'good'}},

@@ -27,23 +27,7 @@ def home(tmp_path, monkeypatch):
     plt.close('all')
 
 
-def report(res: CheckResult) -> str: return '\n'.join(res.problems + res.hints)
 
-def solution_code(qn) -> str:
-    "The Python code blocks of our reference answer."
-    return '\n'.join(part.split('```')[0] for part in qn.reference.split('```python\n')[1:])
-
-def solution(qid):
-    "Our reference solution, run from the very text `reveal` shows."
-    from fastai.learner import Learner
-    from fastai.optimizer import SGD
-    from mnist_sgd.training import mnist_loss, batch_accuracy
-    qn = question(qid)
-    ns = {'torch': torch, 'nn': nn, 'F': F, 'plot_function': plot_function, 'Learner': Learner, 'SGD': SGD,
-          'mnist_loss': mnist_loss, 'batch_accuracy': batch_accuracy}
-    exec(solution_code(qn), ns)
-    names = [n.strip() for n in qn.answer_name.split(',')]
-    return ns[names[0]] if len(names) == 1 else tuple(ns[n] for n in names)
 
 
 def test_at_least_16_checks_each_with_a_question_that_names_its_answer():
@@ -56,6 +40,7 @@ def test_at_least_16_checks_each_with_a_question_that_names_its_answer():
                 assert f'`{name}' in q.text or name == 'corner', (q.id, name)
                 code = solution_code(q)
                 assert f'def {name}(' in code or f'class {name}(' in code or f'{name} =' in code, (q.id, name)
+from qhelpers import report, solution, solution_code, _odds_neq, _pairs_by_index
 
 
 @pytest.mark.parametrize('qid', CODE_IDS)
@@ -89,9 +74,7 @@ def _step_none(params, lr):
         p.data -= lr * p.grad
         p.grad = None
 
-def _odds_neq(numbers): return [n * 2 for n in numbers if n % 2 != 0]
 def _odds_bits(numbers): return [2*n for n in numbers if n & 1]
-def _pairs_by_index(xs, ys): return [(xs[i], ys[i]) for i in range(len(xs))]
 def _corner_fn(t): return (t * 2)[-2:, -2:]
 
 
@@ -447,7 +430,7 @@ NEW_WRONG = [
     ('learner-needs', _learner(loss_func=F.mse_loss), 'is not mnist_loss'),
     ('learner-needs', _learner(model=nn.Linear(28, 1)), 'cannot take a batch of 784 pixels'),
     ('learner-needs', lambda dls: nn.Linear(28*28, 1), "not fastai's Learner"),
-    ('learner-needs', lambda dls: HandLearner(nn.Linear(28*28, 1), dls, mnist_loss, metrics=batch_accuracy, progress=False), 'by hand in lesson 8'),
+    ('learner-needs', lambda dls: HandLearner(dls, nn.Linear(28*28, 1), mnist_loss, metrics=batch_accuracy, progress=False), 'by hand in lesson 8'),
     ('learner-needs', lambda dls: Learner(_other_dls(), nn.Linear(28*28, 1), opt_func=SGD, loss_func=mnist_loss, metrics=batch_accuracy), 'pass `dls` itself'),
     ('rank-vs-shape', lambda t: len(t), 'first axis only'),
     ('rank-vs-shape', lambda t: t.numel(), 'number of elements'),

@@ -1,0 +1,31 @@
+"Helpers shared by the questionnaire tests: our reference solutions, run from the text `reveal` shows."
+import torch
+from torch import nn
+import torch.nn.functional as F
+from mnist_sgd.core import plot_function
+from mnist_sgd.questionnaire import CheckResult, question
+
+
+def report(res: CheckResult) -> str: return '\n'.join(res.problems + res.hints)
+
+
+def solution_code(qn) -> str:
+    "The Python code blocks of our reference answer."
+    return '\n'.join(part.split('```')[0] for part in qn.reference.split('```python\n')[1:])
+
+
+def solution(qid):
+    "Our reference solution, run from the very text `reveal` shows."
+    from fastai.learner import Learner
+    from fastai.optimizer import SGD
+    from mnist_sgd.training import mnist_loss, batch_accuracy
+    qn = question(qid)
+    ns = {'torch': torch, 'nn': nn, 'F': F, 'plot_function': plot_function, 'Learner': Learner, 'SGD': SGD,
+          'mnist_loss': mnist_loss, 'batch_accuracy': batch_accuracy}
+    exec(solution_code(qn), ns)
+    names = [n.strip() for n in qn.answer_name.split(',')]
+    return ns[names[0]] if len(names) == 1 else tuple(ns[n] for n in names)
+
+
+def _odds_neq(numbers): return [n * 2 for n in numbers if n % 2 != 0]
+def _pairs_by_index(xs, ys): return [(xs[i], ys[i]) for i in range(len(xs))]
