@@ -149,23 +149,12 @@ def _data_lines(timeout:float=2.) -> list[str]:
 
 # %% ../nbs/lib/doctor.ipynb #e2ea7b36
 def _answers_lines() -> list[str]:
-    "Where the questionnaire answers are kept, and whether that place is usable."
-    from mnist_sgd.questionnaire import answers_path
-    move = 'set MNIST_SGD_HOME to a folder (it is created if missing), or MNIST_SGD_ANSWERS to a file, to keep them elsewhere'
-    f = answers_path()
-    status = _status_line('mnist_sgd.answers', 'answers_status') or _status_line('mnist_sgd.questionnaire', 'answers_status')
-    blocker = next((p for p in f.parents if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        return [_line('fail', f'Questionnaire answers cannot be saved: {blocker} is a file, not a folder (answers would go to {f})', move)] + status
-    if f.exists() and f.is_dir(): return [_line('fail', f'Questionnaire answers would go to {f}, which is a folder', move)] + status
-    if f.exists():
-        saved = time.strftime("%Y-%m-%d %H:%M", time.localtime(f.stat().st_mtime))
-        if not _writable(f.parent)[0] or not os.access(f, os.W_OK):
-            return [_line('fail', f'Questionnaire answers: {f} is read-only, so new answers cannot be saved', f'make it writable, or {move}')] + status
-        return [_line('ok', f'Questionnaire answers: {f} ({f.stat().st_size:,} bytes, saved {saved})', f'back this file up; {move}')] + status
-    ok, where = _writable(f.parent)
-    if not ok: return [_line('fail', f'Questionnaire answers would go to {f}, but {where} is not writable', move)] + status
-    return [_line('ok', f'Questionnaire answers: {f} (not created yet; lesson 09 writes it)', move)] + status
+    "Where the questionnaire answers are kept, and whether that place is usable, as the answers module judges it."
+    from mnist_sgd.answers import answers_status
+    ok, msg = answers_status()
+    if ok: return [_line('ok', f'Questionnaire answers: {msg}', 'back this file up; set MNIST_SGD_HOME (a folder) or '
+                                                                  'MNIST_SGD_ANSWERS (a file) to keep them elsewhere')]
+    return [_line('fail', f'Questionnaire answers cannot be saved: {msg}')]
 
 # %% ../nbs/lib/doctor.ipynb #b6d3e2db
 def _notebook_lines() -> list[str]:

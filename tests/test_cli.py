@@ -265,7 +265,8 @@ def test_doctor_answers_file(monkeypatch, tmp_path):
     assert answers_path() == tmp_path/'questionnaire.json'  # the doctor reports the questionnaire's own location
     assert any(l.startswith(f'✓ Questionnaire answers: {tmp_path/"questionnaire.json"} (not created yet') for l in doctor_lines(timeout=0.5))
     (tmp_path/'questionnaire.json').write_text('{}')
-    assert any(l.startswith(f'✓ Questionnaire answers: {tmp_path/"questionnaire.json"} (2 bytes') for l in doctor_lines(timeout=0.5))
+    line = next(l for l in doctor_lines(timeout=0.5) if 'Questionnaire answers' in l)
+    assert line.startswith(f'✓ Questionnaire answers: {tmp_path/"questionnaire.json"} (0 answers, 2 bytes'), line
 
 
 def test_cuda_without_a_gpu_is_refused_before_running(tiny, capsys):
@@ -433,7 +434,9 @@ def test_doctor_flags_mnist_sgd_home_that_is_a_file(tmp_path, monkeypatch, capsy
     monkeypatch.setenv('MNIST_SGD_HOME', str(home))
     assert main(['doctor', '--timeout', '0.5']) == 1
     out = capsys.readouterr().out
-    assert f'✗ Questionnaire answers cannot be saved: {home} is a file, not a folder' in out and 'set MNIST_SGD_HOME to a folder' in out
+    line = next(l for l in out.splitlines() if 'Questionnaire answers' in l)
+    assert line.startswith('✗ Questionnaire answers cannot be saved:') and f'{home} is a file, not a folder' in line, out
+    assert 'MNIST_SGD_ANSWERS' in line and out.count('Questionnaire answers') == 1  # what to do, said once
 
 
 def test_doctor_flags_a_read_only_data_folder(tmp_path):
@@ -459,4 +462,4 @@ def test_doctor_uses_the_modules_own_status_checks_when_they_exist(monkeypatch):
     from mnist_sgd import doctor
     fake = types.ModuleType('mnist_sgd.answers'); fake.answers_status = lambda: (False, 'answers file is locked by another kernel')
     monkeypatch.setitem(sys.modules, 'mnist_sgd.answers', fake)
-    assert '✗ answers file is locked by another kernel' in doctor._answers_lines()
+    assert doctor._answers_lines() == ['✗ Questionnaire answers cannot be saved: answers file is locked by another kernel']
