@@ -36,7 +36,12 @@ def data_root(
     "The folder that holds downloaded and embedded data sets."
     if data is not None: return Path(data).expanduser()
     from fastai.data.external import fastai_cfg
-    try: return fastai_cfg().path('data')
+    try:
+        root = fastai_cfg().path('data')
+        if root is None:  # config.ini read while another kernel was still writing it: read it again
+            fastai_cfg.cache_clear(); root = fastai_cfg().path('data')
+        # still nothing: a config.ini without a `data` entry, so use fastai's own default place
+        return root if root is not None else Path(os.environ.get('FASTAI_HOME', '~/.fastai')).expanduser()/'data'
     except OSError as e:
         home = Path(os.environ.get('FASTAI_HOME', '~/.fastai')).expanduser()
         raise MnistDataError(f"fastai's home folder {home} cannot be created or read ({type(e).__name__}: {e.strerror or e}). "

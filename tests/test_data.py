@@ -704,3 +704,17 @@ def test_a_full_disk_during_extraction_keeps_the_archive(tmp_path, monkeypatch):
     with pytest.raises(MnistDataError, match=r'Cannot write the contents of mnist_sample.tgz .*No space left'):
         safe_extract(arch, tmp_path/'out'/'mnist_sample')
     assert arch.exists() and not list((tmp_path/'out').iterdir())
+
+
+def test_data_root_survives_a_config_read_while_another_kernel_writes_it(fresh_fastai_home):
+    "Two kernels starting at once on a fresh machine: one may read fastai's config.ini while the other is still writing it."
+    from fastai.data.external import fastai_cfg
+    fresh_fastai_home.mkdir(parents=True)
+    (fresh_fastai_home/'config.ini').write_text('')  # caught half-written: no entries yet
+    fastai_cfg.cache_clear()
+    assert fastai_cfg().path('data') is None  # what fastai itself then answers
+    (fresh_fastai_home/'config.ini').unlink()  # the writer finishes (here: fastai writes it afresh on the next read)
+    assert data.data_root() == fresh_fastai_home/'data'
+    (fresh_fastai_home/'config.ini').write_text('[DEFAULT]\narchive = archive\n')  # a hand-edited config without `data`
+    fastai_cfg.cache_clear()
+    assert data.data_root() == fresh_fastai_home/'data'
