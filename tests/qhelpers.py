@@ -1,9 +1,20 @@
 "Helpers shared by the questionnaire tests: our reference solutions, run from the text `reveal` shows."
+import matplotlib.pyplot as plt
+import pytest
 import torch
 from torch import nn
 import torch.nn.functional as F
 from mnist_sgd.core import plot_function
 from mnist_sgd.questionnaire import CheckResult, question
+
+
+@pytest.fixture(autouse=True)  # imported by each questionnaire test module
+def home(tmp_path, monkeypatch):
+    "Each test has its own MNIST_SGD_HOME, so nothing lands in ~ or in another test's answers."
+    monkeypatch.setenv('MNIST_SGD_HOME', str(tmp_path/'home'))
+    monkeypatch.delenv('MNIST_SGD_ANSWERS', raising=False)
+    yield tmp_path/'home'
+    plt.close('all')
 
 
 def report(res: CheckResult) -> str: return '\n'.join(res.problems + res.hints)

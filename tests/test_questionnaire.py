@@ -14,7 +14,7 @@ from mnist_sgd.core import plot_function
 from mnist_sgd.questionnaire import (QUESTIONS, SECTIONS, AnswersFileError, AnswersFileWarning, BankError, CheckResult, Question,
                                      answer, answers_path, ask, assess, check, load_answers, load_bank, predict, progress, question,
                                      reveal, save_answers, saved_answer)
-from qhelpers import report, solution, solution_code, _odds_neq, _pairs_by_index
+from qhelpers import home, report, solution, solution_code, _odds_neq, _pairs_by_index
 
 ROOT = Path(__file__).resolve().parent.parent
 NB = ROOT/'nbs'/'09_questionnaire.ipynb'
@@ -37,14 +37,6 @@ TOPIC_WORDS = ['grayscale', 'folders', 'pixels', 'list comprehension', 'rank 3',
                'one_epoch', 'pair_up', 'view', 'bias', '@', 'backward', 'zero', 'Learner', 'train_loop', 'ReLU',
                'activation function', 'nn.ReLU', 'nonlinear']
 
-
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    "Each test has its own MNIST_SGD_HOME, so nothing lands in ~ or in another test's answers."
-    monkeypatch.setenv('MNIST_SGD_HOME', str(tmp_path/'home'))
-    monkeypatch.delenv('MNIST_SGD_ANSWERS', raising=False)
-    yield tmp_path/'home'
-    plt.close('all')
 
 
 def saved_file(): return answers_path()

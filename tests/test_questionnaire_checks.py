@@ -12,22 +12,11 @@ import mnist_sgd.graders as gm
 from mnist_sgd.core import plot_function
 from mnist_sgd.grading import GRADERS
 from mnist_sgd.questionnaire import QUESTIONS, CheckResult, Question, check, question, load_answers, answers_path
+from qhelpers import home, report, solution, solution_code, _odds_neq, _pairs_by_index
 
 CODE_IDS = ['list-comprehension', 'rank-vs-shape', 'rmse-and-l1', 'tensor-3x3', 'broadcasting', 'why-mini-batches', 'what-is-loss',
             'accuracy-as-loss', 'sigmoid', 'loss-vs-metric', 'weight-update', 'epoch-code', 'zip-pairs', 'view', 'bias',
             'matmul-operator', 'zero-gradients', 'learner-needs', 'training-loop', 'relu-plot', 'relu-function-vs-module']
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    "Each test has its own MNIST_SGD_HOME, so nothing lands in ~ or in another test's answers."
-    monkeypatch.setenv('MNIST_SGD_HOME', str(tmp_path/'home'))
-    monkeypatch.delenv('MNIST_SGD_ANSWERS', raising=False)
-    yield tmp_path/'home'
-    plt.close('all')
-
-
-
 
 
 def test_at_least_16_checks_each_with_a_question_that_names_its_answer():
@@ -40,7 +29,6 @@ def test_at_least_16_checks_each_with_a_question_that_names_its_answer():
                 assert f'`{name}' in q.text or name == 'corner', (q.id, name)
                 code = solution_code(q)
                 assert f'def {name}(' in code or f'class {name}(' in code or f'{name} =' in code, (q.id, name)
-from qhelpers import report, solution, solution_code, _odds_neq, _pairs_by_index
 
 
 @pytest.mark.parametrize('qid', CODE_IDS)
@@ -327,8 +315,6 @@ def test_a_bug_in_a_grader_is_reported_as_ours():
     qs = [Question('x', 'x', 'Write x.', 'x', checker=broken)]
     res = check('x', lambda: 1, questions=qs)
     assert res.status == 'error' and 'bug in mnist_sgd' in res.note and not answers_path().exists()
-
-
 
 
 # ---------------------------------------------------------------- the twelve newer checks: other right answers

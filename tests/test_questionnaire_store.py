@@ -6,15 +6,11 @@ import mnist_sgd.answers as am
 from mnist_sgd.answers import answers_status, lock_path, update, entry
 from mnist_sgd.questionnaire import (AnswersFileError, AnswersFileWarning, Question, answer, answers_path, assess, check, load_answers,
                                      predict, progress, save_answers, saved_answer)
+from qhelpers import home
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv('MNIST_SGD_HOME', str(tmp_path/'home'))
-    monkeypatch.delenv('MNIST_SGD_ANSWERS', raising=False)
-    yield tmp_path/'home'
 
 
 def saved_file(): return answers_path()
