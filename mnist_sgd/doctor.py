@@ -4,7 +4,7 @@
 
 # %% ../nbs/lib/doctor.ipynb #c4324ffa
 from __future__ import annotations
-import importlib, os, platform, sys, tempfile, time
+import importlib, os, platform, sys
 from pathlib import Path
 from .lessons import CourseError, course_notebooks, find_nbs
 
@@ -102,39 +102,14 @@ def _widget_lines(kind:str|None=None, labext_dirs:list|None=None) -> list[str]:
     return [_line('ok', f"Jupyter widget extension: {found['@jupyter-widgets/jupyterlab-manager']} (and ipycanvas)")]
 
 # %% ../nbs/lib/doctor.ipynb #7ba3e315
-def _writable(folder:Path) -> tuple[bool, Path]:
-    "Could we create files in `folder` (or, if it does not exist yet, create it)? Returns the answer and the folder that decides it."
-    p = Path(folder)
-    while not p.exists() and p != p.parent: p = p.parent
-    if not p.is_dir(): return False, p
-    try: fd, probe = tempfile.mkstemp(prefix='.mnist_sgd_probe_', dir=p)
-    except OSError: return False, p
-    os.close(fd); os.unlink(probe)
-    return True, p
-
-def _status_line(module:str, fn:str) -> list[str]:
-    "The lines a module's own status function gives, when that module has one: `fn()` returns `(ok, message)` or a list of `(level, finding, advice)`."
-    try: status = getattr(importlib.import_module(module), fn)
-    except (ImportError, AttributeError): return []
-    found = status()
-    if isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], bool): return [_line('ok' if found[0] else 'fail', str(found[1]))]
-    return [_line(level, finding, advice) for level, finding, advice in found]
-
 def _data_lines(timeout:float=2.) -> list[str]:
     "Where the lessons' data will come from, and where it lives."
     from mnist_sgd.data import data_root, SOURCES, MNIST_SAMPLE_URL, EMBEDDED_DIR, _online
     root, src = data_root(), os.environ.get('MNIST_SGD_SOURCE', '').strip().lower() or 'auto'
     if src not in SOURCES: return [_line('fail', f'MNIST_SGD_SOURCE={src!r} is not understood', f'set it to one of {SOURCES} or unset it')]
     cached = [n for n, split in (('mnist_sample', 'train'), ('mnist_png', 'training')) if (root/n/split).is_dir()]
-    lines = _status_line('mnist_sgd.data', 'data_status')  # the data module's own view of its folder, when it has one
-    if not lines:
-        lines = [_line('ok', f'Data folder: {root}', "fastai's data path; set FASTAI_HOME (or `data` in its config.ini) to move it")]
-        ok, where = _writable(root)
-        if not ok and not where.is_dir():
-            lines.append(_line('fail', f'Data folder {root} cannot be created: {where} is a file, not a folder', 'set FASTAI_HOME to a folder of yours'))
-        elif not ok:
-            lines.append(_line('warn' if cached else 'fail', f'Data folder {root} is read-only ({where} cannot be written)',
-                               'reading data already there works; to download or write the embedded copy, set FASTAI_HOME to a folder of yours'))
+    import mnist_sgd.data  # its own view of its folder: writable or not, what it holds, where the cache goes
+    lines = [_line(level, finding, advice) for level, finding, advice in mnist_sgd.data.data_status()]
     online = src != 'embedded' and _online(MNIST_SAMPLE_URL, timeout)
     if src == 'embedded': verdict = ('ok', 'the embedded real-MNIST subset, because MNIST_SGD_SOURCE=embedded', 'unset it to use the full data set when available')
     elif cached: verdict = ('ok', f"fastai's real MNIST, cached in {root} ({', '.join(cached)})", '')
