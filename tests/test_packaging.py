@@ -185,11 +185,11 @@ def test_the_wheel_carries_lessons_and_templates(installed):
     names = zipfile.ZipFile(installed['wheel']).namelist()
     lessons = sorted(Path(n).name for n in names if '/share/mnist_sgd/lessons/' in n)
     assert lessons == sorted(p.name for p in (ROOT/'nbs').glob('[0-9]*.ipynb')) and lessons
-    assert {'mnist_sgd/templates/page.html.j2', 'mnist_sgd/templates/index.html.j2', 'mnist_sgd/templates/site.css'} <= set(names)
+    assert {'mnist_sgd/course/templates/page.html.j2', 'mnist_sgd/course/templates/index.html.j2', 'mnist_sgd/course/templates/site.css'} <= set(names)
 
 
 def test_installed_package_finds_its_own_lessons(installed):
-    r = _run(installed, installed['py'], '-c', 'import mnist_sgd; from mnist_sgd.lessons import find_nbs; print(mnist_sgd.__file__); print(find_nbs())')
+    r = _run(installed, installed['py'], '-c', 'import mnist_sgd; from mnist_sgd.course.lessons import find_nbs; print(mnist_sgd.__file__); print(find_nbs())')
     assert r.returncode == 0, r.stderr
     module, lessons = r.stdout.split()
     assert Path(module).is_relative_to(installed['tmp']/'venv')  # the wheel's code, not the repository's
@@ -201,18 +201,18 @@ def test_wheel_copies_the_lessons_out_and_runs_two_of_them(installed):
     r = _run(installed, installed['bin']/'mnist-sgd', 'lessons', course)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count('copied: ') == len(list((ROOT/'nbs').glob('[0-9]*.ipynb')))
-    (course/'01_data.ipynb').write_text((course/'01_data.ipynb').read_text().replace('"cells": [', '"cells": [{"cell_type": "markdown", "id": "mine", "metadata": {}, "source": ["my notes"]},', 1))
-    mine = (course/'01_data.ipynb').read_text()
+    (course/'01_images.ipynb').write_text((course/'01_images.ipynb').read_text().replace('"cells": [', '"cells": [{"cell_type": "markdown", "id": "mine", "metadata": {}, "source": ["my notes"]},', 1))
+    mine = (course/'01_images.ipynb').read_text()
     r = _run(installed, installed['bin']/'mnist-sgd', 'lessons', course)
-    assert 'kept: 01_data.ipynb has your changes' in r.stdout and (course/'01_data.ipynb').read_text() == mine
-    assert (course/'01_data.new.ipynb').exists()
+    assert 'kept: 01_images.ipynb has your changes' in r.stdout and (course/'01_images.ipynb').read_text() == mine
+    assert (course/'01_images.new.ipynb').exists()
     r = _run(installed, installed['bin']/'mnist-sgd', 'course', '--nbs', course, '--only', '01,02', '--jobs', '2', '--out', installed['tmp']/'executed')
     assert r.returncode == 0, r.stdout + r.stderr
-    assert re.search(r'01_data\s+ok', r.stdout) and re.search(r'02_pixel_similarity\s+ok', r.stdout) and re.search(r'total\s+2/2 ok', r.stdout)
-    assert sorted(p.name for p in (installed['tmp']/'executed').iterdir()) == ['01_data.ipynb', '02_pixel_similarity.ipynb']
+    assert re.search(r'01_images\s+ok', r.stdout) and re.search(r'02_pixel_similarity\s+ok', r.stdout) and re.search(r'total\s+2/2 ok', r.stdout)
+    assert sorted(p.name for p in (installed['tmp']/'executed').iterdir()) == ['01_images.ipynb', '02_pixel_similarity.ipynb']
 
 
 def test_installed_course_runs_its_shipped_lessons_without_a_checkout(installed):
     r = _run(installed, installed['bin']/'mnist-sgd', 'course', '--only', '01')  # no --nbs, no checkout: the lessons inside the install
     assert r.returncode == 0, r.stdout + r.stderr
-    assert f"from {(installed['tmp']/'venv'/'share'/'mnist_sgd'/'lessons').resolve()}" in r.stdout and re.search(r'01_data\s+ok', r.stdout)
+    assert f"from {(installed['tmp']/'venv'/'share'/'mnist_sgd'/'lessons').resolve()}" in r.stdout and re.search(r'01_images\s+ok', r.stdout)
