@@ -6,7 +6,8 @@
 from __future__ import annotations
 import argparse, os, sys, time
 from pathlib import Path
-from .lessons import CourseError, copy_lessons, course_notebooks, find_nbs, nbdev_setting, project_root
+from .lessons import CourseError, copy_lessons, course_notebooks, locate_lessons, nbdev_setting, project_root
+from .report import REPORT_ENV
 from .runner import check_out_dir, run_course, results_table
 
 # %% auto #0
@@ -28,7 +29,7 @@ def _add_run_options(p):
     p.add_argument('--source', choices=('auto', 'fastai', 'embedded'), help='data source (default: $MNIST_SGD_SOURCE, else embedded)')
     p.add_argument('--device', choices=('auto', 'cpu', 'cuda'), help='device (default: $MNIST_SGD_DEVICE, else auto)')
     p.add_argument('--out', metavar='DIR', help='write the executed notebooks (with outputs) here')
-    p.add_argument('--nbs', metavar='DIR', help='the folder of lessons (default: the checkout, else the lessons installed with the package)')
+    p.add_argument('--nbs', metavar='DIR', help='the folder of lessons (default: the folder you are in when it holds lessons, else the checkout, else the lessons installed with the package)')
     p.add_argument('--timeout', type=_above_zero(int, 'the seconds one cell may take'), default=600, help='seconds any one cell may take (default 600)')
     p.add_argument('--jobs', type=_above_zero(int, 'how many lessons run at once'), default=min(2, os.cpu_count() or 1),
                    help='lessons to run at once (default 2; 1 on a one-core machine)')
@@ -44,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser('site', help='run the lessons and write a browsable HTML site to DIR')
     s.add_argument('html', metavar='DIR')
     _add_run_options(s)
-    l = sub.add_parser('lessons', help='copy the lesson notebooks into DIR to work in (never overwrites a lesson you changed)')
+    l = sub.add_parser('lessons', help='write clean copies of the lessons into DIR to work in (never overwrites a lesson you changed)')
     l.add_argument('dest', metavar='DIR')
     l.add_argument('--nbs', metavar='DIR', help='where to copy from (default: the checkout, else the lessons installed with the package)')
     d = sub.add_parser('doctor', help='check platform, versions, device, data, widgets and where answers are kept')
@@ -60,18 +61,19 @@ def _prefetch_data(source:str):
 
 def _course(args) -> int:
     "Run the lessons `args` asks for; print the table, any failures, and where the site went."
-    nbs = find_nbs(args.nbs)
+    nbs, how = locate_lessons(args.nbs)
     lessons = course_notebooks(nbs, args.only)
     out = check_out_dir(args.out, '--out', nbs) if args.out else None
     site = check_out_dir(args.html, '--html' if args.command == 'course' else 'site DIR') if args.html else None
     env = {'MNIST_SGD_SOURCE': args.source or os.environ.get('MNIST_SGD_SOURCE') or 'embedded',
-           'MNIST_SGD_DEVICE': args.device or os.environ.get('MNIST_SGD_DEVICE') or 'auto'}
+           'MNIST_SGD_DEVICE': args.device or os.environ.get('MNIST_SGD_DEVICE') or 'auto',
+           REPORT_ENV: '1'}  # the lessons' `report` prints its line of key results only for us
     if env['MNIST_SGD_DEVICE'] == 'cuda':
         import torch
         if not torch.cuda.is_available(): raise CourseError("--device cuda, but PyTorch sees no CUDA GPU here; use --device auto or cpu.")
     root = project_root(nbs.resolve())
     skip = set((nbdev_setting(root, 'tst_flags', 'notest slow') if root else 'notest slow').split()) - set(args.flags.replace(',', ' ').split())
-    print(f"Running {len(lessons)} lesson(s) from {nbs}, each in a fresh kernel "
+    print(f"Running {len(lessons)} lesson(s) from {nbs} ({how}), each in a fresh kernel "
           f"(data: {env['MNIST_SGD_SOURCE']}, device: {env['MNIST_SGD_DEVICE']})", flush=True)
     start = time.perf_counter()
     if args.jobs > 1:  # lessons side by side: share the cores out, and write the data once
@@ -94,7 +96,9 @@ def _lessons(args) -> int:
     "Copy the lessons out, saying what happened to each."
     lines = copy_lessons(args.dest, args.nbs)
     print('\n'.join(lines))
-    print(f'\nThe lessons are in {Path(args.dest).expanduser().resolve()}: open them with `jupyter lab {args.dest}`')
+    dest = Path(args.dest).expanduser().resolve()
+    print(f'\nThe lessons are in {dest}: open them with `jupyter lab {args.dest}`; '
+          f'`cd {args.dest}` and `mnist-sgd course` runs these copies headless.')
     return 0
 
 def main(

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import importlib, os, platform, sys
 from pathlib import Path
-from .lessons import CourseError, course_notebooks, find_nbs
+from .lessons import CourseError, course_notebooks, locate_lessons, package_checkout, project_root
 
 # %% auto #0
 __all__ = ['COURSE_INSTALL', 'platform_kind', 'doctor_lines']
@@ -24,13 +24,20 @@ def _import_line(name:str, level:str='fail', advice:str=f'install the course: {C
     try: return _line('ok', f'{name} {importlib.import_module(name).__version__}{note}')
     except Exception as e: return _line(level, f'{name} does not import ({type(e).__name__}: {e})', advice)
 
-def _versions() -> list[str]:
-    "Python, the packages the lessons need, those that run them in Jupyter, and nbdev (only for editing the course)."
+def _dev_checkout(cwd:Path|None=None) -> Path|None:
+    "The checkout of the course being worked on here (the one this package runs from, or the one you are in), or `None`."
+    return package_checkout() or project_root((cwd or Path.cwd()).resolve())
+
+def _versions(dev:bool|None=None) -> list[str]:
+    "Python, the packages the lessons need, those that run them in Jupyter, and, in a checkout, the tools that change and test the course."
     course = f'needed to take the course in Jupyter: {COURSE_INSTALL}'
+    dev = _dev_checkout() is not None if dev is None else dev
+    tools = [_import_line(name, 'warn', 'needed to change and test the course: pip install -e ".[dev]" (or bash tools/install.sh dev)', note)
+             for name, note in (('nbdev', ' (to edit the notebooks and re-export the package)'), ('pytest', ' (to run the tests)'))]
     return ([_line('ok', f'Python {platform.python_version()} at {sys.executable}')] +
             [_import_line(name) for name in ('mnist_sgd', 'torch', 'fastai')] +
             [_import_line(name, 'warn', course) for name in ('jupyterlab', 'ipykernel', 'ipywidgets', 'nbclient')] +
-            [_import_line('nbdev', 'warn', 'only needed to change the course: pip install "mnist_sgd[dev]"', ' (to edit the notebooks and re-export the package)')])
+            (tools if dev else []))  # a learner taking the course needs neither nbdev nor pytest: no word about them
 
 # %% ../../nbs/lib/course/doctor.ipynb #638e80c7
 def platform_kind(
@@ -102,8 +109,22 @@ def _widget_lines(kind:str|None=None, labext_dirs:list|None=None) -> list[str]:
     return [_line('ok', f"Jupyter widget extension: {found['@jupyter-widgets/jupyterlab-manager']} (and ipycanvas)")]
 
 # %% ../../nbs/lib/course/doctor.ipynb #7ba3e315
+def _not_a_folder(var:str) -> str:
+    "What is wrong with the folder that the environment variable `var` names, when it or a folder above it is a file ('' if nothing)."
+    value = os.environ.get(var, '').strip()
+    if not value: return ''
+    p = Path(value).expanduser()
+    for q in (p, *p.parents):
+        if q.exists() or q.is_symlink():
+            if q.is_dir(): return ''
+            return f'{var}={value} is a file, not a folder' if q == p else f'{var}={value} lies inside {q}, which is a file, not a folder'
+    return ''
+
 def _data_lines(timeout:float=2.) -> list[str]:
     "Where the lessons' data will come from, and where it lives."
+    if problem := _not_a_folder('FASTAI_HOME'):  # fastai keeps its config and data there: nothing below can work
+        return [_line('fail', f'Data folder: {problem}', 'point FASTAI_HOME at a folder you can write to (it is created if missing), '
+                      'e.g. `export FASTAI_HOME=~/fastai_home`, or unset it to use ~/.fastai')]
     from mnist_sgd.data import data_root, SOURCES, MNIST_SAMPLE_URL, EMBEDDED_DIR, _online
     root, src = data_root(), os.environ.get('MNIST_SGD_SOURCE', '').strip().lower() or 'auto'
     if src not in SOURCES: return [_line('fail', f'MNIST_SGD_SOURCE={src!r} is not understood', f'set it to one of {SOURCES} or unset it')]
@@ -132,18 +153,30 @@ def _answers_lines() -> list[str]:
     return [_line('fail', f'Questionnaire answers cannot be saved: {msg}')]
 
 # %% ../../nbs/lib/course/doctor.ipynb #b6d3e2db
-def _notebook_lines() -> list[str]:
-    "Where the course notebooks are, or how to get them."
-    try: nbs = find_nbs()
+def _notebook_lines(cwd:Path|None=None) -> list[str]:
+    "Where the course notebooks are (the folder you are in, a checkout, or the installed package), or how to get them."
+    try: nbs, how = locate_lessons(cwd=cwd)
     except CourseError as e: return [_line('warn', 'Course notebooks: not found', str(e))]
-    return [_line('ok', f'Course notebooks: {nbs} ({len(course_notebooks(nbs))} lessons)', 'copy them out to work in with `mnist-sgd lessons DIR`')]
+    yours = how.startswith('the folder you are in') or 'mnist-sgd lessons' in how  # your copies, or already says how to get them
+    advice = '' if yours else 'copy them out to work in with `mnist-sgd lessons DIR`'
+    n = len(course_notebooks(nbs))
+    return [_line('ok', f"Course notebooks: {nbs} ({n} lesson{'s' * (n != 1)}; {how})", advice)]
+
+def _failed(name:str, e:Exception) -> str:
+    "A doctor line for a check that stopped with `e`: the problem in its own words when it is one we can name."
+    if isinstance(e, OSError) and e.filename: what = f'{e.filename}: {e.strerror or e}'
+    else: what = str(e) or type(e).__name__
+    if isinstance(e, (OSError, ValueError, CourseError)):  # a clear error (MnistDataError is a ValueError) or the system's
+        return _line('fail', f'{name}: {what}', 'fix this first: the checks below may depend on it')
+    return _line('fail', f'{name}: {type(e).__name__}: {what}', 'repair the install first (see the lines above)')
 
 def doctor_lines(
     timeout:float=2., # seconds to wait for the network
 ) -> list[str]:
     "Every finding of `mnist-sgd doctor`, one line each."
     lines = []
-    for check in (_platform_lines, _versions, _device_lines, _widget_lines, lambda: _data_lines(timeout), _answers_lines, _notebook_lines):
+    for name, check in (('Platform', _platform_lines), ('Versions', _versions), ('Device', _device_lines), ('Widgets', _widget_lines),
+                        ('Data', lambda: _data_lines(timeout)), ('Answers', _answers_lines), ('Course notebooks', _notebook_lines)):
         try: lines += check()
-        except Exception as e: lines.append(_line('fail', f'{type(e).__name__}: {e}', 'repair the install first (see the lines above)'))
+        except Exception as e: lines.append(_failed(name, e))
     return lines
