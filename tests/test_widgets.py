@@ -109,6 +109,43 @@ def test_draw_loss_paths_leaves_out_infinite_losses():
     plt.close('all')
 
 
+def test_fit_sliders_start_exactly_where_sgd_starts(speed_data, start):
+    """Issue 20: the sliders sat on a grid of round numbers, so the browser moved b=-0.293 to -0.300 and c=-2.18 to -2.00,
+    and the loss under them (53,903.8) was not the start's loss the lesson printed (53,956.7)."""
+    t, speed = speed_data
+    w = QuadraticFitter(t, speed, start)
+    for s, p in zip(w.sliders, start.tolist()):
+        assert s.value == p
+        k = (s.value - s.min) / s.step  # where the browser puts the handle: min + a whole number of steps
+        assert abs(k - round(k)) < 1e-6, f'{s.description}: {p} is not on the grid {s.min} + k·{s.step}'
+        assert s.min <= -4 * s.step * 100 and s.max >= 4 * s.step * 100  # still about ±500 steps each way
+    printed = f'{_loss(start, t, speed):,.1f}'  # lesson 3 prints the start's loss like this
+    assert printed == '53,956.7' and f'loss <b>{printed}</b>' in w.fit_text.value
+    assert f'b={start[1].item():.3g}' in w.children[-4].value and f'c={start[2].item():.3g}' in w.children[-4].value
+
+
+def test_a_widget_without_the_frontend_says_how_to_fix_it(speed_data, start, data37, logreg37):
+    """Issue 19: without the widget extension Jupyter shows the text form, which was `QuadraticFitter(children=(HTML(...`."""
+    t, speed = speed_data
+    _, _, vx, vy, m3, m7 = data37
+    for w in (QuadraticFitter(t, speed, start), BaselineExplorer(vx, vy, m3, m7), DigitDrawer(logreg37)):
+        bundle = w._repr_mimebundle_()
+        text = bundle['text/plain']
+        assert 'application/vnd.jupyter.widget-view+json' in bundle  # a Jupyter with the extension draws the widget instead
+        assert text.startswith(type(w).__name__ + ': ') and 'children=' not in text and '\n' not in text
+        assert 'widget extension' in text and 'pip install "mnist_sgd[course]"' in text and 'restart' in text, text
+        short = repr(w)  # what ipywidgets 7 (Colab) shows, cut at 110 characters
+        assert len(short) <= 110 and short.startswith(type(w).__name__ + ': no widget extension') and 'pip install' in short
+
+
+def test_the_canvas_has_a_visible_frame(logreg37):
+    w = DigitDrawer(logreg37)
+    assert w.frame.children == (w.canvas,) and 'mnist-sgd-draw-frame' in w.frame._dom_classes
+    width, style, colour = w.frame.layout.border_top.split()
+    assert int(width.removesuffix('px')) >= 2 and style == 'solid' and colour not in ('white', '#fff', '#ffffff')
+    assert w.frame in w.children[1].children  # it is what the widget shows, beside the preview
+
+
 def test_fit_quadratic_widget_follows_its_sliders(speed_data, start):
     t, speed = speed_data
     w = QuadraticFitter(t, speed, start)
@@ -121,8 +158,8 @@ def test_fit_quadratic_widget_follows_its_sliders(speed_data, start):
     for s, v in zip(w.sliders, best): s.value = v
     assert w.params == pytest.approx(best)
     assert w.fit_text.value != text and w.fit_img.value != img and _png_size(w.fit_img.value)[0] > 100
-    assert f'loss <b>{_loss(w.params, t, speed):.3f}</b>' in w.fit_text.value
-    assert f'{_loss(best, t, speed):.3f}' in w.fit_text.value  # the yardstick
+    assert f'loss <b>{_loss(w.params, t, speed):,.1f}</b>' in w.fit_text.value
+    assert f'{_loss(best, t, speed):,.1f}' in w.fit_text.value  # the yardstick
     verdicts = {}
     for lr in (1e-7, 1e-5, 1e-3):
         img = w.sgd_img.value; w.lr.value = lr

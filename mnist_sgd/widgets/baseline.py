@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 import ipywidgets as W
 from ..baseline import mnist_distance, is_3, baseline_accuracy
-from . import fig_png, natural_layout
+from . import CourseWidget, fig_png, natural_layout
 
 # %% auto #0
 __all__ = ['baseline_view', 'baseline_mistakes', 'show_baseline_examples', 'BaselineExplorer']
@@ -72,7 +72,7 @@ def show_baseline_examples(
     return fig
 
 # %% ../../nbs/lib/widgets/baseline.ipynb #7719712f
-class BaselineExplorer(W.VBox):
+class BaselineExplorer(CourseWidget, W.VBox):
     "Step through validation images (all, or only the mistakes) beside the average 3 and 7, with the baseline's decision."
     def __init__(self,
                  valid_x:torch.Tensor, # validation images, N×28×28

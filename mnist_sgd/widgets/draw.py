@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 import matplotlib.pyplot as plt
 import ipywidgets as W
 from ..checks import evaluating
+from . import CourseWidget
 
 # %% auto #0
 __all__ = ['image_to_mnist', 'strokes_to_mnist', 'demo_strokes', 'digit_probs', 'predict_digit', 'show_drawing', 'DigitDrawer']
@@ -187,7 +188,7 @@ def _digit_png(x:torch.Tensor, scale:int=4) -> bytes:
     buf = io.BytesIO(); Image.fromarray(a).resize((28 * scale, 28 * scale), Image.NEAREST).save(buf, format='png')
     return buf.getvalue()
 
-class DigitDrawer(W.VBox):
+class DigitDrawer(CourseWidget, W.VBox):
     "A canvas to draw a digit on with the mouse, the 28×28 input it becomes, and `model`'s answer after each stroke."
     def __init__(self,
                  model, # a function or module from images to logits; see `digit_probs`
@@ -201,9 +202,12 @@ class DigitDrawer(W.VBox):
         self.layout_ = _input_layout(model) if layout is None else layout  # a model we cannot read fails here, not on the first stroke
         self.model, self.labels, self.size, self.line_width, self.live = model, labels, size, line_width, live
         self._hold, self.strokes, self._drawing = hold_canvas, [], False
-        self.canvas = Canvas(width=size, height=size, layout=W.Layout(width=f'{size}px', height=f'{size}px',
-                                                                      border='1px solid #999'))
+        self.canvas = Canvas(width=size, height=size, layout=W.Layout(width=f'{size}px', height=f'{size}px'))
         self.canvas.add_class('mnist-sgd-draw-canvas')
+        # a white canvas on a white page is invisible: a frame around it shows where to draw
+        self.frame = W.Box([self.canvas], layout=W.Layout(border='2px solid #555', width='max-content', height='max-content',
+                                                          padding='0', margin='0 12px 0 0', align_self='flex-start'))
+        self.frame.add_class('mnist-sgd-draw-frame')
         self.canvas.on_mouse_down(self._down); self.canvas.on_mouse_move(self._move)
         self.canvas.on_mouse_up(self._up); self.canvas.on_mouse_out(self._up)
         self.canvas.on_touch_start(self._touch_start); self.canvas.on_touch_move(self._touch_move)
@@ -215,7 +219,7 @@ class DigitDrawer(W.VBox):
         for w, c in ((self.preview, 'preview'), (self.result, 'result'), (self.predict_button, 'predict'), (self.clear_button, 'clear')):
             w.add_class(f'mnist-sgd-draw-{c}')
         super().__init__([W.HTML('<b>Draw a digit</b> in the box (one digit, filling most of the box).'),
-                          W.HBox([self.canvas, W.VBox([W.HTML('what the model sees:'), self.preview, self.result])]),
+                          W.HBox([self.frame, W.VBox([W.HTML('what the model sees:'), self.preview, self.result])]),
                           W.HBox([self.predict_button, self.clear_button])])
         self.add_class('mnist-sgd-draw-digit')
         self.clear()

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 import ipywidgets as W
 from ..sgd import quadratic_loss, sgd_path, sgd_losses, best_quadratic, show_fit
-from . import fig_png, natural_layout
+from . import CourseWidget, fig_png, natural_layout
 
 # %% auto #0
 __all__ = ['show_lr_paths', 'sgd_verdict', 'show_fit_grid', 'QuadraticFitter']
@@ -78,12 +78,14 @@ def show_fit_grid(
 
 # %% ../../nbs/lib/widgets/fit.ipynb #d2525361
 def _slider_range(v:float, start:float) -> tuple[float, float, float]:
-    "A symmetric range around 0 that holds `v` (the best value) and `start` with room to spare, and a step for it."
+    "(min, max, step) for a slider that reaches `v` (the best value) and `start` with room to spare, whose grid passes through `start`."
     m = max(abs(v), abs(start), 1e-3) * 2
     m = float(10 ** math.ceil(math.log10(m)) if m > 10 ** (math.floor(math.log10(m)) + 0.5) else 10 ** math.floor(math.log10(m)) * 5)
-    return -m, m, m / 500
+    step = m / 500
+    below, above = math.ceil((start + m) / step - 1e-9), math.ceil((m - start) / step - 1e-9)  # whole steps to ±m, at least
+    return start - below * step, start + above * step, step
 
-class QuadraticFitter(W.VBox):
+class QuadraticFitter(CourseWidget, W.VBox):
     "Fit a quadratic to (`t`, `speed`) by hand with sliders, then replay SGD from the same start at a learning rate you pick."
     def __init__(self,
                  t:torch.Tensor, # the times
@@ -125,10 +127,10 @@ class QuadraticFitter(W.VBox):
         loss = _loss(self.params, self.t, self.speed)
         a, b, c = self.params
         fig = Figure(figsize=(4.5, 2.8)); show_fit(self.t, self.speed, self.params, ax=fig.add_subplot(),
-                                                   title=f'a={a:.3g} b={b:.3g} c={c:.3g}: loss {loss:.1f}')
+                                                   title=f'a={a:.3g} b={b:.3g} c={c:.3g}: loss {loss:,.1f}')
         self.fit_img.value = fig_png(fig)  # the picture first, then the words: they never disagree for long
-        self.fit_text.value = (f'loss <b>{loss:.3f}</b> &nbsp; (the best any quadratic can do: '
-                               f'{_loss(self.best, self.t, self.speed):.3f})')
+        self.fit_text.value = (f'loss <b>{loss:,.1f}</b> &nbsp; (the best any quadratic can do: '
+                               f'{_loss(self.best, self.t, self.speed):,.1f})')  # written as the lesson prints its losses
 
     def _lr_changed(self, change=None):
         lr = self.lr.value
