@@ -287,7 +287,8 @@ import importlib.util, os, sys
 if ('google.colab' in sys.modules or 'COLAB_RELEASE_TAG' in os.environ) and importlib.util.find_spec('mnist_sgd') is None:
     import subprocess  # to install something else (a fork, a wheel you uploaded), run %env MNIST_SGD_SPEC=... first
     spec = os.environ.get('MNIST_SGD_SPEC') or {spec!r}
-    try: subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', spec], check=True, capture_output=True, text=True)
+    try: subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', spec], check=True, capture_output=True, text=True,
+                        env={{**os.environ, 'GIT_TERMINAL_PROMPT': '0'}})  # a missing repository fails, rather than asking for a password
     except (subprocess.CalledProcessError, OSError) as e:
         out = [l.strip() for l in (getattr(e, 'stderr', None) or getattr(e, 'stdout', None) or str(e)).splitlines() if l.strip()]
         why = next((l for l in reversed(out) if l.startswith(('ERROR', 'fatal'))), out[-1] if out else str(e))[:200]
