@@ -1,5 +1,5 @@
 "Tests of the `mnist-sgd` command and what it calls (lessons, runner, site, doctor), on tiny courses built here."
-import json, os, re, shutil, subprocess, sys
+import errno, json, os, re, shutil, stat, subprocess, sys
 from pathlib import Path
 import nbformat
 import pytest
@@ -8,8 +8,8 @@ import mnist_sgd
 from mnist_sgd.course import cli, lessons as lessons_mod
 from mnist_sgd.course.cli import main
 from mnist_sgd.course.doctor import doctor_lines
-from mnist_sgd.course.lessons import CourseError, course_notebooks, find_nbs
-from mnist_sgd.course.report import collect_results, report
+from mnist_sgd.course.lessons import COLAB_MARK, MANIFEST, CourseError, course_notebooks, find_nbs, locate_lessons
+from mnist_sgd.course.report import REPORT_ENV, collect_results, report
 from mnist_sgd.course.runner import NotebookRun, results_table, run_course
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,12 +49,26 @@ def course_run(tiny, tmp_path_factory):
 
 # --- report and collect_results
 
-def test_report_prints_one_marked_json_line(capsys):
+def test_report_prints_one_marked_json_line(capsys, monkeypatch):
     import torch, numpy as np
+    monkeypatch.setenv(REPORT_ENV, '1')  # as in the kernels `mnist-sgd course` starts
     report(accuracy=torch.tensor(0.95), loss=np.float32(0.25), name='linear', curve=[torch.tensor(0.5), 1/3])
     out = capsys.readouterr().out
     assert out.count('\n') == 1 and out.startswith('MNIST_SGD_RESULT ')
     assert json.loads(out.split(' ', 1)[1]) == {'accuracy': 0.95, 'loss': 0.25, 'name': 'linear', 'curve': [0.5, 0.333333]}
+
+
+def test_report_prints_nothing_in_a_learners_notebook(capsys, monkeypatch):
+    "Issue 20: the line of key results the runner reads ended every lesson a learner ran (`MNIST_SGD_RESULT {...}`)."
+    monkeypatch.delenv(REPORT_ENV, raising=False)
+    assert report(accuracy=0.5) is None and capsys.readouterr().out == ''
+    monkeypatch.setenv(REPORT_ENV, '0')
+    report(accuracy=0.5); assert capsys.readouterr().out == ''
+
+
+def test_the_course_command_asks_the_kernels_for_their_results(course_run):
+    status, out, _, _ = course_run
+    assert 'accuracy=0.75' in out and 'final_loss=0.125' in out  # `mnist-sgd course` sets MNIST_SGD_REPORT=1 for its kernels
 
 
 def test_report_rejects_objects_with_a_clear_message():
@@ -81,7 +95,7 @@ def test_find_nbs_without_a_checkout_says_how_to_get_the_notebooks(tmp_path, mon
     monkeypatch.setattr(mnist_sgd, '__file__', str(tmp_path/'site-packages'/'mnist_sgd'/'__init__.py'))
     monkeypatch.setattr(lessons_mod, 'shipped_lessons', lambda: None)
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(CourseError, match=r'No course notebooks found.*mnist_sgd\[course\].*--nbs path/to/the/lessons'): find_nbs()
+    with pytest.raises(CourseError, match=r'No course notebooks found.*Reinstall it.*--nbs path/to/the/lessons'): find_nbs()
     assert main(['course']) == 2
 
 
@@ -395,6 +409,124 @@ def test_lessons_copies_out_and_keeps_the_learners_edits(tmp_path, capsys):
     assert b'"v2"' in (dest/f'{lesson.stem}.new.ipynb').read_bytes()
 
 
+def _src_lines(nb:Path) -> list[str]:
+    return [l for c in json.loads(nb.read_text())['cells'] for l in ''.join(c['source']).splitlines()]
+
+
+def test_lessons_are_clean_learner_copies(tmp_path):
+    "Issue 20: a learner's copy showed nbdev directives, the Colab setup code and the harness cells."
+    dest = tmp_path/'course'
+    assert main(['lessons', str(dest)]) == 0
+    for nb in sorted(dest.glob('[0-9]*.ipynb')):
+        src = json.loads((REPO/'nbs'/nb.name).read_text())['cells']
+        cells = json.loads(nb.read_text())['cells']
+        assert not [l for l in _src_lines(nb) if l.lstrip().startswith('#|')], f'{nb.name} has directive lines'
+        assert not any(COLAB_MARK in ''.join(c['source']) for c in cells), f'{nb.name}: the Colab cell is for Colab only'
+        hidden = [''.join(c['source']) for c in src if c['cell_type'] == 'code' and ''.join(c['source']).startswith('#| hide')
+                  and COLAB_MARK not in ''.join(c['source'])]
+        collapsed = [''.join(c['source']) for c in cells if c['metadata'].get('jupyter', {}).get('source_hidden')]
+        assert len(collapsed) == len(hidden) and all(h.split('\n', 1)[1].strip() == c for h, c in zip(hidden, collapsed)), nb.name
+        assert [c['id'] for c in cells if c['cell_type'] == 'markdown'] == [c['id'] for c in src if c['cell_type'] == 'markdown']
+
+
+def test_lessons_follow_the_umask_and_keep_an_updated_lessons_mode(tmp_path, tiny):
+    "Issue 19: copies were mode 0600 whatever the umask, and an updated lesson lost its mode."
+    old = os.umask(0o022)
+    try:
+        assert main(['lessons', str(tmp_path/'shared'), '--nbs', str(tiny)]) == 0
+        os.umask(0o077)
+        assert main(['lessons', str(tmp_path/'private'), '--nbs', str(tiny)]) == 0
+    finally: os.umask(old)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)
+    assert {mode(p) for p in (tmp_path/'shared').iterdir()} == {0o644}  # readable by the class, the manifest too
+    assert {mode(p) for p in (tmp_path/'private').iterdir()} == {0o600}
+    lesson = tmp_path/'shared'/'01_passes.ipynb'; lesson.chmod(0o664)  # a teacher lets the group write
+    newer = tmp_path/'newer'; shutil.copytree(tiny, newer)
+    _write(newer, '01_passes.ipynb', '# # A lesson that works, version 2')
+    assert main(['lessons', str(tmp_path/'shared'), '--nbs', str(newer)]) == 0
+    assert 'version 2' in lesson.read_text() and mode(lesson) == 0o664
+
+
+def test_lessons_update_a_symlinked_lesson_through_its_link(tmp_path, tiny):
+    "Issue 19: a lesson kept as a link into a synced folder was replaced by a plain file on update."
+    dest, synced = tmp_path/'course', tmp_path/'Dropbox'
+    assert main(['lessons', str(dest), '--nbs', str(tiny)]) == 0
+    synced.mkdir(); (dest/'01_passes.ipynb').rename(synced/'01_passes.ipynb')
+    (dest/'01_passes.ipynb').symlink_to(synced/'01_passes.ipynb')
+    newer = tmp_path/'newer'; shutil.copytree(tiny, newer)
+    _write(newer, '01_passes.ipynb', '# # A lesson that works, version 2')
+    assert main(['lessons', str(dest), '--nbs', str(newer)]) == 0
+    assert (dest/'01_passes.ipynb').is_symlink() and 'version 2' in (synced/'01_passes.ipynb').read_text()
+    assert not list(dest.glob('.*.tmp')) and not list(synced.glob('.*.tmp'))
+
+
+def test_a_new_copy_appears_only_when_the_course_changed(tmp_path, tiny, capsys):
+    "Issue 20: an edited lesson got a .new file on every rerun, though the course had not changed."
+    dest = tmp_path/'course'
+    assert main(['lessons', str(dest), '--nbs', str(tiny)]) == 0
+    lesson = dest/'02_fails.ipynb'
+    lesson.write_text(lesson.read_text().replace('x = 1', 'x = 2  # my fix'))
+    for _ in range(2):
+        capsys.readouterr()
+        assert main(['lessons', str(dest), '--nbs', str(tiny)]) == 0
+        assert "kept: 02_fails.ipynb has your changes (the course's version has not changed since" in capsys.readouterr().out
+        assert not (dest/'02_fails.new.ipynb').exists()
+    newer = tmp_path/'newer'; shutil.copytree(tiny, newer)
+    _write(newer, '02_fails.ipynb', '# # A lesson that breaks, version 2', 'x = 1')
+    assert main(['lessons', str(dest), '--nbs', str(newer)]) == 0
+    assert 'version 2' in (dest/'02_fails.new.ipynb').read_text() and 'my fix' in lesson.read_text()
+    (dest/'02_fails.new.ipynb').unlink()  # the learner read it and deleted it: it does not come back until the next change
+    assert main(['lessons', str(dest), '--nbs', str(newer)]) == 0 and not (dest/'02_fails.new.ipynb').exists()
+
+
+def test_lessons_into_a_read_only_folder_is_a_clean_error(tmp_path, tiny):
+    "Issue 19: the manifest write in `finally` turned a read-only folder into a raw traceback."
+    ro = tmp_path/'ro'; ro.mkdir(); ro.chmod(0o555)
+    code = f"import sys; from mnist_sgd.course.cli import main; sys.exit(main(['lessons', {str(ro)!r}, '--nbs', {str(tiny)!r}]))"
+    r = subprocess.run([*_unprivileged(), sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert 'Traceback' not in r.stderr and f'cannot write the lessons into {ro}' in r.stderr and 'permission denied' in r.stderr, r.stderr
+
+
+def test_lessons_on_a_full_disk_is_a_clean_error(tmp_path, tiny, monkeypatch, capsys):
+    dest = tmp_path/'course'
+    assert main(['lessons', str(dest), '--nbs', str(tiny)]) == 0
+    newer = tmp_path/'newer'; shutil.copytree(tiny, newer)
+    _write(newer, '01_passes.ipynb', '# # version 2'); _write(newer, '02_fails.ipynb', '# # version 2')
+    real = os.replace
+    def full(a, b, *args, **kw):  # the disk fills up: nothing more lands in the course folder
+        if Path(b).parent == dest: raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(b))
+        return real(a, b, *args, **kw)
+    monkeypatch.setattr(os, 'replace', full)
+    before = {p.name: p.read_bytes() for p in dest.iterdir()}
+    capsys.readouterr()
+    assert main(['lessons', str(dest), '--nbs', str(newer)]) == 2
+    err = capsys.readouterr().err
+    assert f'cannot write the lessons into {dest}' in err and 'the disk is full' in err and 'free some space' in err, err
+    assert {p.name: p.read_bytes() for p in dest.iterdir()} == before  # nothing half-written, no temporary file left
+
+
+def test_course_and_doctor_inside_a_folder_of_lessons_use_them(tmp_path, tiny, monkeypatch, capsys):
+    "Issue 20: `mnist-sgd course` run inside ~/mnist_course ran the copies inside the venv; `doctor` pointed there too."
+    dest = tmp_path/'course'
+    only_pass = tmp_path/'one'; only_pass.mkdir(); shutil.copy(tiny/'01_passes.ipynb', only_pass)
+    assert main(['lessons', str(dest), '--nbs', str(only_pass)]) == 0
+    monkeypatch.chdir(dest)
+    assert locate_lessons() == (dest.resolve(), 'the folder you are in; --nbs DIR picks another')
+    capsys.readouterr()
+    assert main(['course', '--jobs', '1']) == 0
+    out = capsys.readouterr().out
+    assert f'Running 1 lesson(s) from {dest.resolve()} (the folder you are in' in out and re.search(r'01_passes\s+ok', out)
+    line = next(l for l in doctor_lines(timeout=0.5) if 'Course notebooks' in l)
+    assert line.startswith(f'✓ Course notebooks: {dest.resolve()} (1 lesson; the folder you are in'), line
+    monkeypatch.chdir(tmp_path)  # elsewhere, the checkout as before
+    assert locate_lessons()[0] == REPO/'nbs'
+    # `mnist-sgd lessons` run inside the folder updates it from the course, never from itself
+    monkeypatch.chdir(dest)
+    assert main(['lessons', '.', '--nbs', str(only_pass)]) == 0 and main(['lessons', str(tmp_path/'again')]) == 0
+    assert (tmp_path/'again'/'01_images.ipynb').exists()
+
+
 def test_lessons_into_a_file_is_refused(tmp_path, capsys):
     (tmp_path/'f').write_text('x')
     assert main(['lessons', str(tmp_path/'f')]) == 2 and 'is a file, not a folder' in capsys.readouterr().err
@@ -426,6 +558,34 @@ def test_doctor_flags_a_jupyter_without_the_widget_extension(tmp_path, monkeypat
     line = doctor._widget_lines('linux', [tmp_path])[0]
     assert line.startswith("! JupyterLab's widget extension is missing (@jupyter-widgets/jupyterlab-manager, ipycanvas)")
     assert 'pip install jupyterlab_widgets ipycanvas' in line
+
+
+def test_doctor_does_not_warn_course_only_learners_about_dev_tools(tmp_path, monkeypatch):
+    "Issue 20: `doctor` warned a learner who installed only the course that nbdev does not import."
+    from mnist_sgd.course import doctor
+    import importlib
+    real = importlib.import_module
+    def no_dev_tools(name, *a):
+        if name in ('nbdev', 'pytest'): raise ModuleNotFoundError(f"No module named '{name}'")
+        return real(name, *a)
+    monkeypatch.setattr(importlib, 'import_module', no_dev_tools)
+    monkeypatch.setattr(doctor, 'package_checkout', lambda: None)  # an installed package, not a clone
+    monkeypatch.chdir(tmp_path)
+    lines = doctor._versions()
+    assert not any('nbdev' in l or 'pytest' in l for l in lines) and all(l.startswith('✓') for l in lines), lines
+    monkeypatch.chdir(REPO)  # in a clone, someone may change and test the course: then say what is missing
+    line = next(l for l in doctor._versions() if 'nbdev' in l)
+    assert line.startswith('! nbdev does not import') and '.[dev]' in line
+
+
+def test_doctor_names_a_fastai_home_that_is_a_file(tmp_path, monkeypatch):
+    "Issue 19: it said 'FileExistsError: File exists ... repair the install first' while every line above was fine."
+    home = tmp_path/'fastai_home'; home.write_text('not a folder')
+    monkeypatch.setenv('FASTAI_HOME', str(home))
+    lines = doctor_lines(timeout=0.5)
+    line = next(l for l in lines if 'FASTAI_HOME' in l)
+    assert line.startswith(f'✗ Data folder: FASTAI_HOME={home} is a file, not a folder — point FASTAI_HOME at a folder'), line
+    assert not any('repair the install' in l or 'FileExistsError' in l for l in lines), lines
 
 
 def test_doctor_flags_mnist_sgd_home_that_is_a_file(tmp_path, monkeypatch, capsys):

@@ -1,5 +1,6 @@
 """The package as a learner installs it: dependencies declared for who needs them, imports agree with the declarations,
-and a wheel installed outside the repository carries the lessons, copies them out and runs them."""
+and a wheel installed outside the repository (in a virtualenv, with --target, or as a zip) carries the lessons as
+package data, copies them out as clean learner copies and runs them; an editable install keeps using nbs/."""
 import ast, json, os, re, shutil, subprocess, sys, sysconfig
 from importlib.metadata import packages_distributions
 from pathlib import Path
@@ -10,9 +11,10 @@ except ModuleNotFoundError: import tomli as tomllib  # Python 3.10
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT/'pyproject.toml').read_text(encoding='utf-8'))
-# The course's tooling, and the lessons' widgets (`widgets`, `*_widget`), may import the `course` extra; so may any module
-# that imports one of them (`all`). Everything else is core: `import mnist_sgd.<module>` works with the core dependencies.
-TOOLING = {'runner', 'site', 'doctor', 'cli'}
+# The course's tooling, and the lessons' widgets (the `widgets` subpackage), may import the `course` extra; so may any
+# module that imports one of them (`all`). Everything else is core: `import mnist_sgd.<module>` works with the core
+# dependencies. Modules are named by their place in the package: 'training', 'course.runner', 'data' (data/__init__.py).
+TOOLING = {'course.runner', 'course.site', 'course.doctor', 'course.cli'}
 # Imports that are guarded and exist only in one environment (Colab's own module in the Colab setup cell).
 ENVIRONMENT_ONLY = {'google'}
 
@@ -51,22 +53,39 @@ def top_imports(source: str) -> set:
     return names
 
 
-def _package_imports(source: str) -> set:
-    "The mnist_sgd modules that `source` imports (`from .x import`, `from mnist_sgd.x import`, `import mnist_sgd.x`)."
+def _module_key(f: Path) -> str:
+    "A module's name inside the package: 'training', 'course.runner', 'data' (for data/__init__.py), '' for the package itself."
+    parts = f.relative_to(ROOT/'mnist_sgd').with_suffix('').parts
+    return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
+
+
+def _modules() -> dict:
+    "Every module of the package, by its name inside it."
+    return {_module_key(f): f for f in sorted((ROOT/'mnist_sgd').rglob('*.py')) if '__pycache__' not in f.parts}
+
+
+def _package_imports(source: str, key: str, is_package: bool = False) -> set:
+    "The mnist_sgd modules (names inside the package) that `source`, the module `key`, imports, relatively or absolutely."
+    here = key.split('.') if key else []
+    if not is_package: here = here[:-1]
     out = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module: out.add(node.module.split('.')[0])
-            elif node.level == 1: out |= {a.name for a in node.names}
-            elif node.module and node.module.startswith('mnist_sgd.'): out.add(node.module.split('.')[1])
-        elif isinstance(node, ast.Import): out |= {a.name.split('.')[1] for a in node.names if a.name.startswith('mnist_sgd.')}
+            if node.level:
+                base = here[:len(here) - (node.level - 1)] if node.level > 1 else here
+                mod = base + (node.module.split('.') if node.module else [])
+            elif node.module and node.module.startswith('mnist_sgd'): mod = node.module.split('.')[1:]
+            else: continue
+            out.add('.'.join(mod)); out |= {'.'.join(mod + [a.name]) for a in node.names}  # `from . import fit`: maybe a module
+        elif isinstance(node, ast.Import): out |= {a.name.split('.', 1)[1] for a in node.names if a.name.startswith('mnist_sgd.')}
     return out
 
 
 def course_modules() -> set:
     "The package's modules that may use the course extra: tooling, widgets, and whatever imports them."
-    mods = {f.stem: _package_imports(f.read_text(encoding='utf-8')) for f in (ROOT/'mnist_sgd').glob('*.py')}
-    course = {m for m in mods if m in TOOLING or m == 'widgets' or m.endswith('_widget')}
+    files = _modules()
+    mods = {k: _package_imports(f.read_text(encoding='utf-8'), k, f.name == '__init__.py') & set(files) for k, f in files.items()}
+    course = {m for m in mods if m in TOOLING or m == 'widgets' or m.startswith('widgets.')}
     while True:
         more = {m for m, deps in mods.items() if deps & course} - course
         if not more: return course
@@ -76,9 +95,9 @@ def course_modules() -> set:
 def sources():
     "(group, where, source) for the package's modules, the lesson notebooks, the library notebooks and the repo's scripts."
     course = course_modules()
-    for f in sorted((ROOT/'mnist_sgd').glob('*.py')):
-        yield ('course' if f.stem in course else 'core'), f.relative_to(ROOT), f.read_text(encoding='utf-8')
-    for group, pattern in (('course', 'nbs/[0-9]*.ipynb'), ('dev', 'nbs/lib/*.ipynb'), ('dev', 'nbs/index.ipynb')):
+    for key, f in _modules().items():
+        yield ('course' if key in course else 'core'), f.relative_to(ROOT), f.read_text(encoding='utf-8')
+    for group, pattern in (('course', 'nbs/[0-9]*.ipynb'), ('dev', 'nbs/lib/**/*.ipynb'), ('dev', 'nbs/index.ipynb')):
         for nb in sorted(ROOT.glob(pattern)):
             for i, c in enumerate(json.loads(nb.read_text(encoding='utf-8'))['cells']):
                 if c['cell_type'] == 'code': yield group, f'{nb.relative_to(ROOT)} cell {i + 1}', ''.join(c['source'])
@@ -107,9 +126,10 @@ def test_imports_are_declared_for_their_group():
 def test_the_chapters_modules_need_only_the_core():
     "The modules a learner or teacher imports in their own scripts do not drag in Jupyter: they stay in the core group."
     course = course_modules()
-    core = {'core', 'data', 'training', 'optim', 'baseline', 'sgd', 'report', 'lessons'} & {f.stem for f in (ROOT/'mnist_sgd').glob('*.py')}
-    assert not core & course, core & course
-    assert {'runner', 'cli', 'all'} <= course
+    core = {'core', 'checks', 'files', 'data', 'images', 'baseline', 'sgd', 'training', 'optim', 'nonlinear', 'multiclass', 'learner',
+            'course.report', 'course.lessons', 'quiz.answers'}
+    assert core <= set(_modules()) and not core & course, core & course
+    assert {'course.runner', 'course.cli', 'all', 'widgets', 'widgets.fit', 'widgets.draw'} <= course
 
 
 def test_the_checker_catches_an_undeclared_import():
@@ -125,6 +145,27 @@ def test_groups_are_split_by_who_needs_them():
     assert {'torch', 'fastai', 'matplotlib', 'pandas', 'mlxtend'} <= core
     assert not core & {'nbclient', 'nbconvert', 'ipykernel', 'ipywidgets', 'ipycanvas', 'jupyterlab', 'nbdev', 'pytest'}
     assert any(r.startswith('tomli') and "python_version < '3.11'" in r for r in PYPROJECT['project']['dependencies'])
+
+
+def test_the_colab_extra_is_lean():
+    "Issue 20: Colab installed JupyterLab, notebook and nbconvert (about 70 packages) and upgraded its ipywidgets 7 to 8."
+    colab = PYPROJECT['project']['optional-dependencies']['colab']
+    names = {_req_name(r) for r in colab}
+    assert 'ipycanvas' in names and not names & {'jupyterlab', 'notebook', 'nbconvert', 'nbclient', 'ipykernel', 'jupyter-client', 'mnist-sgd'}
+    widgets = next(r for r in colab if _req_name(r) == 'ipywidgets')
+    lower = re.search(r'>=\s*(\d+)', widgets)
+    assert lower and int(lower[1]) <= 7 and not re.search(r'<\s*8\b|==', widgets), widgets  # Colab's 7.x is kept; 8 is fine too
+    from mnist_sgd.course.lessons import colab_cell_source, install_spec
+    assert install_spec() == f"mnist_sgd[colab] @ git+{PYPROJECT['project']['urls']['Repository']}" and repr(install_spec()) in colab_cell_source()
+
+
+def test_every_subpackage_is_built():
+    "The package list is explicit (the lessons' data package has no folder of its own): it must name every subpackage."
+    listed = set(PYPROJECT['tool']['setuptools']['packages'])
+    on_disk = {'.'.join(p.parent.relative_to(ROOT).parts) for p in (ROOT/'mnist_sgd').rglob('__init__.py')}
+    assert on_disk <= listed, f'add {sorted(on_disk - listed)} to [tool.setuptools] packages in pyproject.toml'
+    assert PYPROJECT['tool']['setuptools']['package-dir'] == {'mnist_sgd.course.lessons_data': 'nbs'}
+    assert 'data-files' not in PYPROJECT['tool']['setuptools']  # a --target install cannot find data files; package data it can
 
 
 def test_the_package_spawns_no_dataloader_workers(sample_path):
@@ -176,15 +217,26 @@ def installed(tmp_path_factory):
     return dict(tmp=tmp, py=py, bin=py.parent, env=env, wheel=wheel)
 
 
-def _run(installed, *args, timeout=300):
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=installed['tmp'], env=installed['env'], timeout=timeout)
+def _run(installed, *args, timeout=300, cwd=None, env=None, umask=None):
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=cwd or installed['tmp'], env=env or installed['env'],
+                          timeout=timeout, preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
+
+
+LESSON_NAMES = sorted(p.name for p in (ROOT/'nbs').glob('[0-9]*.ipynb'))
+
+
+def _venv_lessons(installed) -> Path:
+    site = Path(subprocess.run([str(installed['py']), '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    return site/'mnist_sgd'/'course'/'lessons_data'
 
 
 def test_the_wheel_carries_lessons_and_templates(installed):
     import zipfile
     names = zipfile.ZipFile(installed['wheel']).namelist()
-    lessons = sorted(Path(n).name for n in names if '/share/mnist_sgd/lessons/' in n)
-    assert lessons == sorted(p.name for p in (ROOT/'nbs').glob('[0-9]*.ipynb')) and lessons
+    lessons = sorted(n.rsplit('/', 1)[1] for n in names if n.startswith('mnist_sgd/course/lessons_data/'))
+    assert lessons == LESSON_NAMES and lessons  # the lessons are package data, and nothing else from nbs/
+    assert not any('/share/' in n or n.startswith('nbs/') for n in names)
     assert {'mnist_sgd/course/templates/page.html.j2', 'mnist_sgd/course/templates/index.html.j2', 'mnist_sgd/course/templates/site.css'} <= set(names)
 
 
@@ -193,26 +245,88 @@ def test_installed_package_finds_its_own_lessons(installed):
     assert r.returncode == 0, r.stderr
     module, lessons = r.stdout.split()
     assert Path(module).is_relative_to(installed['tmp']/'venv')  # the wheel's code, not the repository's
-    assert Path(lessons) == (installed['tmp']/'venv'/'share'/'mnist_sgd'/'lessons').resolve()
+    assert Path(lessons) == _venv_lessons(installed) and sorted(p.name for p in Path(lessons).glob('*.ipynb')) == LESSON_NAMES
+
+
+def test_a_target_install_finds_its_lessons(installed):
+    "Issue 20: with `pip install --target DIR` the lessons were installed (under DIR/share) but not found."
+    target = installed['tmp']/'target'
+    r = subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '--no-index', '-q', '--target', str(target), str(installed['wheel'])],
+                       capture_output=True, text=True, timeout=300, env={k: v for k, v in os.environ.items() if k != 'PYTHONPATH'})
+    assert r.returncode == 0, r.stdout + r.stderr
+    env = {**installed['env'], 'PYTHONPATH': str(target)}  # no venv: this Python, with the target folder on its path
+    code = 'import mnist_sgd; from mnist_sgd.course.lessons import locate_lessons; print(mnist_sgd.__file__); print(*locate_lessons(), sep="\\n")'
+    r = _run(installed, sys.executable, '-c', code, env=env)
+    assert r.returncode == 0, r.stderr
+    module, lessons, how = r.stdout.splitlines()
+    assert Path(module).is_relative_to(target) and Path(lessons) == target/'mnist_sgd'/'course'/'lessons_data'
+    assert how.startswith('the lessons installed with mnist_sgd')
+    r = _run(installed, sys.executable, '-m', 'mnist_sgd.course.cli', 'lessons', installed['tmp']/'from_target', env=env)
+    assert r.returncode == 0 and r.stdout.count('copied: ') == len(LESSON_NAMES), r.stdout + r.stderr
+
+
+def test_a_zipped_install_finds_its_lessons(installed, tmp_path):
+    "A wheel is a zip that Python can import from: the lessons are read with importlib.resources and written out once."
+    env = {**installed['env'], 'PYTHONPATH': str(installed['wheel'])}
+    code = ('import mnist_sgd; from mnist_sgd.course.lessons import find_nbs, copy_lessons; print(mnist_sgd.__file__); nbs = find_nbs(); '
+            f'print(nbs); print(len(copy_lessons({str(tmp_path/"course")!r})))')
+    r = _run(installed, sys.executable, '-c', code, env=env)
+    assert r.returncode == 0, r.stderr
+    module, lessons, copied = r.stdout.splitlines()
+    assert module.startswith(str(installed['wheel'])) and sorted(p.name for p in Path(lessons).glob('*.ipynb')) == LESSON_NAMES
+    assert int(copied) == len(LESSON_NAMES) and sorted(p.name for p in (tmp_path/'course').glob('*.ipynb')) == LESSON_NAMES
+
+
+def test_an_editable_install_keeps_using_nbs(installed, tmp_path):
+    "An editable install (and a clone) runs the notebooks in nbs/, which the course's author edits, not a copy."
+    src = tmp_path/'src'
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns('.git', '.venv', 'build', 'dist', '*.egg-info', '__pycache__',
+                                                             '.ipynb_checkpoints', 'artifacts', '_proc', '_docs', 'tests', 'bench'))
+    venv = tmp_path/'venv'
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True, timeout=120)
+    py = venv/('Scripts' if os.name == 'nt' else 'bin')/'python'
+    clean = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
+    # the editable wheel (PEP 660), built by this environment's setuptools, then installed into the fresh venv, as `pip install -e` does
+    r = subprocess.run([sys.executable, '-c', f"from setuptools.build_meta import build_editable; print(build_editable({str(tmp_path/'dist')!r}))"],
+                       cwd=src, capture_output=True, text=True, timeout=300, env=clean)
+    assert r.returncode == 0, r.stdout + r.stderr
+    wheel = tmp_path/'dist'/r.stdout.strip().splitlines()[-1]
+    r = subprocess.run([sys.executable, '-m', 'pip', '--python', str(py), 'install', '--no-deps', '--no-index', '-q', str(wheel)],
+                       capture_output=True, text=True, timeout=300, env=clean)
+    assert r.returncode == 0, r.stdout + r.stderr
+    site = Path(subprocess.run([str(py), '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], capture_output=True, text=True, check=True).stdout.strip())
+    (site/'zz_shared_test_env.pth').write_text(_shared_site() + '\n')
+    r = subprocess.run([str(py), '-c', 'import mnist_sgd; from mnist_sgd.course.lessons import locate_lessons; print(mnist_sgd.__file__); print(*locate_lessons(), sep="\\n")'],
+                       capture_output=True, text=True, cwd=tmp_path, env={**clean, 'FASTAI_HOME': str(tmp_path/'fastai')}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    module, lessons, how = r.stdout.splitlines()
+    assert Path(module) == src/'mnist_sgd'/'__init__.py' and Path(lessons) == src/'nbs' and how == 'the checkout mnist_sgd runs from'
 
 
 def test_wheel_copies_the_lessons_out_and_runs_two_of_them(installed):
     course = installed['tmp']/'my_course'
-    r = _run(installed, installed['bin']/'mnist-sgd', 'lessons', course)
+    r = _run(installed, installed['bin']/'mnist-sgd', 'lessons', course, umask=0o022)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.count('copied: ') == len(list((ROOT/'nbs').glob('[0-9]*.ipynb')))
+    assert r.stdout.count('copied: ') == len(LESSON_NAMES)
+    for name in LESSON_NAMES:  # learner copies: no nbdev directive, readable by others under the usual umask
+        assert not re.search(r'^\s*#\|', ''.join(''.join(c['source']) + '\n' for c in json.loads((course/name).read_text())['cells']), re.M), name
+        assert (course/name).stat().st_mode & 0o777 == 0o644, name
     (course/'01_images.ipynb').write_text((course/'01_images.ipynb').read_text().replace('"cells": [', '"cells": [{"cell_type": "markdown", "id": "mine", "metadata": {}, "source": ["my notes"]},', 1))
     mine = (course/'01_images.ipynb').read_text()
     r = _run(installed, installed['bin']/'mnist-sgd', 'lessons', course)
     assert 'kept: 01_images.ipynb has your changes' in r.stdout and (course/'01_images.ipynb').read_text() == mine
-    assert (course/'01_images.new.ipynb').exists()
-    r = _run(installed, installed['bin']/'mnist-sgd', 'course', '--nbs', course, '--only', '01,02', '--jobs', '2', '--out', installed['tmp']/'executed')
+    assert not (course/'01_images.new.ipynb').exists()  # the course has not changed since: no .new copy
+    # inside the folder, `mnist-sgd course` runs the learner's copies, and says so
+    r = _run(installed, installed['bin']/'mnist-sgd', 'course', '--only', '01,02', '--jobs', '2', '--out', installed['tmp']/'executed', cwd=course)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert f'from {course.resolve()} (the folder you are in' in r.stdout
     assert re.search(r'01_images\s+ok', r.stdout) and re.search(r'02_pixel_similarity\s+ok', r.stdout) and re.search(r'total\s+2/2 ok', r.stdout)
     assert sorted(p.name for p in (installed['tmp']/'executed').iterdir()) == ['01_images.ipynb', '02_pixel_similarity.ipynb']
+    executed = json.loads((installed['tmp']/'executed'/'01_images.ipynb').read_text())
+    assert any(c['id'] == 'mine' for c in executed['cells'])  # it ran the learner's own copy
 
 
 def test_installed_course_runs_its_shipped_lessons_without_a_checkout(installed):
     r = _run(installed, installed['bin']/'mnist-sgd', 'course', '--only', '01')  # no --nbs, no checkout: the lessons inside the install
     assert r.returncode == 0, r.stdout + r.stderr
-    assert f"from {(installed['tmp']/'venv'/'share'/'mnist_sgd'/'lessons').resolve()}" in r.stdout and re.search(r'01_images\s+ok', r.stdout)
+    assert f"from {_venv_lessons(installed)} (the lessons installed with mnist_sgd" in r.stdout and re.search(r'01_images\s+ok', r.stdout)
