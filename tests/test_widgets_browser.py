@@ -1,10 +1,12 @@
 """The widgets in a real browser: JupyterLab in Debian's Chromium (driven by Playwright) runs each widget notebook, then the
-test moves every slider, ticks the box, draws a stroke on the canvas and checks what a learner would see change.
+test moves every slider, ticks the box, draws a stroke on the canvas and checks what a learner would see change. The
+lessons are opened as a learner gets them (the copies `mnist-sgd lessons` writes), the fitter's sliders must show the
+start the text names, and the canvas must have a visible frame.
 
 Screenshots land in artifacts/widgets/. Without chromium (or Playwright) the test is skipped, unless CI=true or
 MNIST_SGD_REQUIRE_BROWSER=1, where a missing browser is a failure.
 """
-import json, os, secrets, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import json, os, re, secrets, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
 from pathlib import Path
 import pytest
 
@@ -50,8 +52,10 @@ class Lab:
     def __init__(self, notebooks, src=ROOT/'nbs'):
         self.tmp = Path(tempfile.mkdtemp(prefix='mnist_sgd_lab_'))
         self.root = self.tmp/'root'; self.root.mkdir()
-        for nb in notebooks:  # a copy that names its kernel, so JupyterLab starts one without asking
-            d = json.loads((Path(src)/nb).read_text())
+        from mnist_sgd.course.lessons import LESSON_RE, learner_notebook
+        for nb in notebooks:  # a copy that names its kernel, so JupyterLab starts one without asking; a lesson as a learner has it
+            raw = (Path(src)/nb).read_bytes()
+            d = json.loads(learner_notebook(raw) if LESSON_RE.fullmatch(nb) else raw)
             d['metadata'].setdefault('kernelspec', {'name': 'python3', 'display_name': 'Python 3 (ipykernel)', 'language': 'python'})
             (self.root/nb).parent.mkdir(parents=True, exist_ok=True); (self.root/nb).write_text(json.dumps(d))
         cfg = self.tmp/'config'
@@ -233,9 +237,13 @@ def _shot(page, sel, name):
 
 
 def exercise_fit(page, stem):
-    "Move a, b and c: the loss and the curve change; move the learning rate up to the top: SGD blows up."
+    "The sliders show the start the text names; move a, b and c: the loss and the curve change; move the learning rate up to the top: SGD blows up."
     box = '.mnist-sgd-fit-quadratic'
     page.locator(box).first.scroll_into_view_if_needed(); _shot(page, box, f'{stem}-fit-1-start')
+    # issue 20: the browser snapped the sliders to b=-0.300, c=-2.00 while the text said the start was b=-0.293, c=-2.18
+    said = dict(re.findall(r'\b([abc])=(-?[\d.]+)', page.locator(box).first.inner_text().split('from where the sliders started')[1]))
+    shown = {p: _text(page, f'{box} .mnist-sgd-param-{p} .widget-readout').strip() for p in 'abc'}
+    assert shown == {p: said[p] for p in 'abc'}, f'the sliders show {shown}, but the text says they start at {said}'
     for p in 'abc':
         text, src = _text(page, f'{box} .mnist-sgd-fit-text'), _src(page, f'{box} .mnist-sgd-fit-img')
         _press(page, f'{box} .mnist-sgd-param-{p}', 'PageUp')  # one key press: several steps of the slider
@@ -278,6 +286,12 @@ def exercise_draw(page, stem):
     canvas.scroll_into_view_if_needed()
     bb = canvas.bounding_box()
     assert 270 <= bb['width'] <= 290 and 270 <= bb['height'] <= 290, f'the canvas should be 280×280 px on screen, got {bb}'
+    # issue 20: a white canvas without a border was invisible on the page: its frame must show, and hold the canvas
+    frame = page.locator(f'{box} .mnist-sgd-draw-frame').first
+    style = frame.evaluate("e => { const s = getComputedStyle(e); return [s.borderTopWidth, s.borderTopStyle, s.borderTopColor, s.borderLeftWidth]; }")
+    assert float(style[0].removesuffix('px')) >= 2 and style[1] == 'solid' and style[2] not in ('rgb(255, 255, 255)', 'rgba(0, 0, 0, 0)'), style
+    fb = frame.bounding_box()
+    assert fb['x'] <= bb['x'] and fb['y'] <= bb['y'] and fb['x'] + fb['width'] >= bb['x'] + bb['width'] - 0.5 and fb['width'] <= bb['width'] + 12, (fb, bb)
     text, src = _text(page, f'{box} .mnist-sgd-draw-result'), _src(page, f'{box} .mnist-sgd-draw-preview')
     X = lambda fx, fy: (bb['x'] + fx * bb['width'], bb['y'] + fy * bb['height'])
     for stroke in ([(0.25, 0.22), (0.75, 0.22), (0.62, 0.45), (0.5, 0.8)], [(0.4, 0.5), (0.68, 0.5)]):  # a 7, and its bar
