@@ -5,11 +5,11 @@ model in eval mode without forgetting to switch it back."""
 
 # %% ../nbs/lib/checks.ipynb #5e8c5c61
 from __future__ import annotations
-import contextlib
+import contextlib, math
 import torch
 
 # %% auto #0
-__all__ = ['as_tensor_arg', 'check_same_shape', 'check_float', 'evaluating']
+__all__ = ['as_tensor_arg', 'check_same_shape', 'check_float', 'check_whole', 'check_fraction', 'evaluating']
 
 # %% ../nbs/lib/checks.ipynb #4c0cb0ee
 def as_tensor_arg(
@@ -48,6 +48,30 @@ def check_float(
     if not torch.is_floating_point(x):
         hint = f"{what}.float() / 255 (pixels 0–255 become 0–1)" if x.dtype == torch.uint8 else f"{what}.float()"
         raise TypeError(f"{fname}: {what} has dtype {x.dtype}, but floating-point numbers are needed. Convert it first: {hint}.")
+
+# %% ../nbs/lib/checks.ipynb #a1c0e002
+def check_whole(
+    x, # what the caller passed for a count
+    fname:str, # the function that asks, for the message
+    what:str, # the argument's name, for the message
+    least:int=1, # the smallest value allowed
+) -> int:
+    "`x` as an `int`, or an error when it is not a whole number of at least `least` (`nan`, `inf`, 2.5, `True`, '8' are refused)."
+    ok = isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and int(x) == x and x >= least
+    if not ok: raise ValueError(f"{fname}: {what} must be a whole number of at least {least}, got {x!r}.")
+    return int(x)
+
+def check_fraction(
+    x, # what the caller passed for a fraction, e.g. an accuracy
+    fname:str, # the function that asks, for the message
+    what:str, # the argument's name, for the message
+) -> float:
+    "`x` as a `float` between 0 and 1 (a one-element tensor is fine), or an error saying what was passed."
+    try: v = float(x)
+    except (TypeError, ValueError, RuntimeError): v = None
+    if isinstance(x, (bool, str)) or v is None or not 0 <= v <= 1:
+        raise ValueError(f"{fname}: {what} must be a fraction between 0 and 1 (e.g. an accuracy such as 0.97), got {x!r}.")
+    return v
 
 # %% ../nbs/lib/checks.ipynb #0a3b572f
 @contextlib.contextmanager
