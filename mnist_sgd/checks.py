@@ -53,17 +53,17 @@ def check_float(
 
 # %% ../nbs/lib/checks.ipynb #a1c0e002
 import math, numbers, warnings
+from .files import check_positive
 
 def check_whole(
     x, # what the caller passed for a count
     fname:str, # the function that asks, for the message
     what:str, # the argument's name, for the message
-    least:int=1, # the smallest value allowed
+    least:int=1, # the smallest value allowed: 1, or 0 where "none" makes sense (e.g. 0 steps)
 ) -> int:
-    "`x` as an `int`, or an error when it is not a whole number of at least `least` (`nan`, `inf`, 2.5, `True`, '8' are refused)."
-    ok = isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and int(x) == x and x >= least
-    if not ok: raise ValueError(f"{fname}: {what} must be a whole number of at least {least}, got {x!r}.")
-    return int(x)
+    "`x` as an `int`, or `files.check_positive`'s error naming `fname` and `what` (`nan`, `inf`, 2.5, `True`, '8' are refused)."
+    if least == 0 and isinstance(x, numbers.Real) and not isinstance(x, bool) and x == 0: return 0
+    return check_positive(x, f"{fname}: {what}", integer=True, hint="0 is allowed too." if least == 0 else '')
 
 def check_fraction(
     x, # what the caller passed for a fraction, e.g. an accuracy

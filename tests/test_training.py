@@ -319,8 +319,8 @@ def test_batch_size_for():
         if n >= 48: assert 48 / 2**0.5 <= n / bs <= 48 * 2**0.5    # about 48 steps per epoch
     check_eq(batch_size_for(1000, steps=10), 128)
     for bad in (0, -5, 2.5):
-        check_fail(lambda: batch_size_for(bad), contains='at least 1')
-    check_fail(lambda: batch_size_for(100, steps=0), contains='at least 1')
+        check_fail(lambda: batch_size_for(bad), contains='batch_size_for: n must be a whole number')
+    check_fail(lambda: batch_size_for(100, steps=0), contains='steps must be a whole number')
 
 
 # --- issue 13, finding 18: lists and bytes get a clear message ----------------------------------------------------------
