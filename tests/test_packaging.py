@@ -11,10 +11,8 @@ except ModuleNotFoundError: import tomli as tomllib  # Python 3.10
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT/'pyproject.toml').read_text(encoding='utf-8'))
-# The course's tooling, and the lessons' widgets (the `widgets` subpackage), may import the `course` extra; so may any
-# module that imports one of them (`all`). Everything else is core: `import mnist_sgd.<module>` works with the core
-# dependencies. Modules are named by their place in the package: 'training', 'course.runner', 'data' (data/__init__.py).
-TOOLING = {'course.runner', 'course.site', 'course.doctor', 'course.cli'}
+# The course tools (mnist_sgd.course) and the lessons' widgets (mnist_sgd.widgets) may import the `course` extra; so may any
+# module that imports one of them (`all`). Everything else is core: `import mnist_sgd.<module>` works with the core dependencies.
 # Imports that are guarded and exist only in one environment (Colab's own module in the Colab setup cell).
 ENVIRONMENT_ONLY = {'google'}
 
@@ -53,39 +51,46 @@ def top_imports(source: str) -> set:
     return names
 
 
-def _module_key(f: Path) -> str:
-    "A module's name inside the package: 'training', 'course.runner', 'data' (for data/__init__.py), '' for the package itself."
+def _key(f: Path) -> str:
+    "A module's dotted name inside the package: 'training', 'course.runner', 'widgets' (for widgets/__init__.py)."
     parts = f.relative_to(ROOT/'mnist_sgd').with_suffix('').parts
     return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
 
 
-def _modules() -> dict:
-    "Every module of the package, by its name inside it."
-    return {_module_key(f): f for f in sorted((ROOT/'mnist_sgd').rglob('*.py')) if '__pycache__' not in f.parts}
+def package_modules() -> dict:
+    "Every module of the package, by its dotted name inside the package, and its file."
+    return {_key(f): f for f in sorted((ROOT/'mnist_sgd').rglob('*.py'))}
 
 
-def _package_imports(source: str, key: str, is_package: bool = False) -> set:
-    "The mnist_sgd modules (names inside the package) that `source`, the module `key`, imports, relatively or absolutely."
-    here = key.split('.') if key else []
-    if not is_package: here = here[:-1]
-    out = set()
+def _package_imports(source: str, package: str = '') -> set:
+    """The mnist_sgd modules that `source` imports (`from .x import`, `from ..x import`, `from mnist_sgd.x import`,
+    `import mnist_sgd.x`), by dotted name inside the package; relative imports are resolved from `package`."""
+    known, out = package_modules(), set()
+    def add(name):  # the longest known module that `name` is or lies in
+        parts = name.split('.')
+        for i in range(len(parts), 0, -1):
+            if '.'.join(parts[:i]) in known: out.add('.'.join(parts[:i])); return
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
             if node.level:
-                base = here[:len(here) - (node.level - 1)] if node.level > 1 else here
-                mod = base + (node.module.split('.') if node.module else [])
-            elif node.module and node.module.startswith('mnist_sgd'): mod = node.module.split('.')[1:]
+                base = package.split('.') if package else []
+                base = base[:len(base) - node.level + 1] if node.level > 1 else base
+                head = '.'.join([*base, *([node.module] if node.module else [])])
+            elif node.module and node.module.startswith('mnist_sgd.'): head = node.module[len('mnist_sgd.'):]
             else: continue
-            out.add('.'.join(mod)); out |= {'.'.join(mod + [a.name]) for a in node.names}  # `from . import fit`: maybe a module
-        elif isinstance(node, ast.Import): out |= {a.name.split('.', 1)[1] for a in node.names if a.name.startswith('mnist_sgd.')}
+            for a in node.names: add(f'{head}.{a.name}' if head else a.name)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith('mnist_sgd.'): add(a.name[len('mnist_sgd.'):])
     return out
 
 
 def course_modules() -> set:
-    "The package's modules that may use the course extra: tooling, widgets, and whatever imports them."
-    files = _modules()
-    mods = {k: _package_imports(f.read_text(encoding='utf-8'), k, f.name == '__init__.py') & set(files) for k, f in files.items()}
-    course = {m for m in mods if m in TOOLING or m == 'widgets' or m.startswith('widgets.')}
+    "The package's modules that may use the course extra: the course tools, the widgets, and whatever imports them."
+    mods = {}
+    for k, f in package_modules().items():
+        mods[k] = _package_imports(f.read_text(encoding='utf-8'), k if f.name == '__init__.py' else k.rpartition('.')[0])
+    course = {m for m in mods if m.split('.')[0] in ('course', 'widgets')}
     while True:
         more = {m for m, deps in mods.items() if deps & course} - course
         if not more: return course
@@ -95,8 +100,8 @@ def course_modules() -> set:
 def sources():
     "(group, where, source) for the package's modules, the lesson notebooks, the library notebooks and the repo's scripts."
     course = course_modules()
-    for key, f in _modules().items():
-        yield ('course' if key in course else 'core'), f.relative_to(ROOT), f.read_text(encoding='utf-8')
+    for k, f in package_modules().items():
+        yield ('course' if k in course else 'core'), f.relative_to(ROOT), f.read_text(encoding='utf-8')
     for group, pattern in (('course', 'nbs/[0-9]*.ipynb'), ('dev', 'nbs/lib/**/*.ipynb'), ('dev', 'nbs/index.ipynb')):
         for nb in sorted(ROOT.glob(pattern)):
             for i, c in enumerate(json.loads(nb.read_text(encoding='utf-8'))['cells']):
@@ -126,10 +131,11 @@ def test_imports_are_declared_for_their_group():
 def test_the_chapters_modules_need_only_the_core():
     "The modules a learner or teacher imports in their own scripts do not drag in Jupyter: they stay in the core group."
     course = course_modules()
-    core = {'core', 'checks', 'files', 'data', 'images', 'baseline', 'sgd', 'training', 'optim', 'nonlinear', 'multiclass', 'learner',
-            'course.report', 'course.lessons', 'quiz.answers'}
-    assert core <= set(_modules()) and not core & course, core & course
-    assert {'course.runner', 'course.cli', 'all', 'widgets', 'widgets.fit', 'widgets.draw'} <= course
+    core = {'core', 'checks', 'files', 'data', 'images', 'baseline', 'sgd', 'training', 'optim', 'nonlinear', 'multiclass',
+            'learner', 'quiz.answers', 'quiz.grading', 'quiz.graders', 'quiz.questionnaire'}
+    assert core <= set(package_modules()), core - set(package_modules())
+    assert not core & course, core & course
+    assert {'course.runner', 'course.cli', 'widgets.fit', 'all'} <= course
 
 
 def test_the_checker_catches_an_undeclared_import():
