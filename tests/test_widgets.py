@@ -119,8 +119,9 @@ def test_fit_sliders_start_exactly_where_sgd_starts(speed_data, start):
         k = (s.value - s.min) / s.step  # where the browser puts the handle: min + a whole number of steps
         assert abs(k - round(k)) < 1e-6, f'{s.description}: {p} is not on the grid {s.min} + k·{s.step}'
         assert s.min <= -4 * s.step * 100 and s.max >= 4 * s.step * 100  # still about ±500 steps each way
-    printed = f'{_loss(start, t, speed):,.1f}'  # lesson 3 prints the start's loss like this
-    assert printed == '53,956.7' and f'loss <b>{printed}</b>' in w.fit_text.value
+    from mnist_sgd.sgd import quadratic_loss, sgd_path
+    printed = f'{sgd_path(start, 1e-5, 0, t, speed)[0][1]:,.1f}'  # the start's loss as lesson 3 computes it, with a thousands separator
+    assert printed == f'{quadratic_loss(start, t, speed).item():,.1f}' and f'loss <b>{printed}</b>' in w.fit_text.value
     assert f'b={start[1].item():.3g}' in w.children[-4].value and f'c={start[2].item():.3g}' in w.children[-4].value
 
 
