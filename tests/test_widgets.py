@@ -168,7 +168,8 @@ def test_fit_quadratic_widget_follows_its_sliders(speed_data, start):
         assert w.sgd_img.value != img
     assert 'crawls' in verdicts[1e-7] and 'levelled off' in verdicts[1e-5] and 'blows up' in verdicts[1e-3]
     losses = sgd_losses(start, 1e-5, 20, t, speed)
-    assert f'{losses[-1]:.3g}' in verdicts[1e-5]  # the replay starts where the sliders started, not where they are now
+    assert f'<b>{losses[-1]:,.1f}</b>' in verdicts[1e-5]  # the replay starts where the sliders started, not where they are now
+    assert f'loss {losses[0]:,.1f} →' in verdicts[1e-5]
 
 
 # ---- baseline explorer ----------------------------------------------------------------------------------------------------

@@ -242,7 +242,7 @@ def exercise_fit(page, stem):
     page.locator(box).first.scroll_into_view_if_needed(); _shot(page, box, f'{stem}-fit-1-start')
     # issue 20: the browser snapped the sliders to b=-0.300, c=-2.00 while the text said the start was b=-0.293, c=-2.18
     said = dict(re.findall(r'\b([abc])=(-?[\d.]+)', page.locator(box).first.inner_text().split('from where the sliders started')[1]))
-    shown = {p: _text(page, f'{box} .mnist-sgd-param-{p} .widget-readout').strip() for p in 'abc'}
+    shown = {p: _text(page, f'{box} .mnist-sgd-param-{p} .widget-readout').strip().replace('\u2212', '-') for p in 'abc'}  # d3's minus sign
     assert shown == {p: said[p] for p in 'abc'}, f'the sliders show {shown}, but the text says they start at {said}'
     for p in 'abc':
         text, src = _text(page, f'{box} .mnist-sgd-fit-text'), _src(page, f'{box} .mnist-sgd-fit-img')

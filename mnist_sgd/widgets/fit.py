@@ -85,6 +85,10 @@ def _slider_range(v:float, start:float) -> tuple[float, float, float]:
     below, above = math.ceil((start + m) / step - 1e-9), math.ceil((m - start) / step - 1e-9)  # whole steps to ±m, at least
     return start - below * step, start + above * step, step
 
+def _fmt_loss(x:float) -> str:
+    "A loss as the lesson prints it (58,678.7), or in powers of ten once it is huge or has blown up."
+    return f'{x:,.1f}' if math.isfinite(x) and abs(x) < 1e7 else f'{x:.3g}'
+
 class QuadraticFitter(CourseWidget, W.VBox):
     "Fit a quadratic to (`t`, `speed`) by hand with sliders, then replay SGD from the same start at a learning rate you pick."
     def __init__(self,
@@ -140,9 +144,9 @@ class QuadraticFitter(CourseWidget, W.VBox):
         verdict = sgd_verdict(losses)
         fig = Figure(figsize=(8, 2.8)); ax1, ax2 = fig.subplots(1, 2)
         _draw_loss_paths(ax1, {lr: losses})
-        if math.isfinite(end): show_fit(self.t, self.speed, path[-1][0], ax=ax2, title=f'after {self.steps} steps: loss {end:.3g}')
+        if math.isfinite(end): show_fit(self.t, self.speed, path[-1][0], ax=ax2, title=f'after {self.steps} steps: loss {_fmt_loss(end)}')
         else: ax2.text(0.5, 0.5, 'the parameters blew up', ha='center', va='center'); ax2.axis('off')
         fig.tight_layout()
         self.sgd_img.value = fig_png(fig)
-        self.sgd_text.value = f'lr={lr:.1e}: loss {losses[0]:.3g} → <b>{end:.3g}</b> after {self.steps} steps ({verdict})'
+        self.sgd_text.value = f'lr={lr:.1e}: loss {_fmt_loss(losses[0])} → <b>{_fmt_loss(end)}</b> after {self.steps} steps ({verdict})'
 
