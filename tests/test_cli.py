@@ -60,10 +60,19 @@ def test_report_prints_one_marked_json_line(capsys, monkeypatch):
 
 def test_report_prints_nothing_in_a_learners_notebook(capsys, monkeypatch):
     "Issue 20: the line of key results the runner reads ended every lesson a learner ran (`MNIST_SGD_RESULT {...}`)."
+    import matplotlib.backend_bases as bb
     monkeypatch.delenv(REPORT_ENV, raising=False)
+    monkeypatch.setattr(bb.FigureCanvasBase, 'print_figure', lambda self, *a, **kw: None)  # a learner's kernel: no runner's figure check
     assert report(accuracy=0.5) is None and capsys.readouterr().out == ''
     monkeypatch.setenv(REPORT_ENV, '0')
     report(accuracy=0.5); assert capsys.readouterr().out == ''
+
+
+def test_a_runners_kernel_reports_even_without_the_variable(tiny, monkeypatch):
+    "`run_course`/`run_notebook` called directly (the site, the benchmark) start kernels with the figure check: they report too."
+    monkeypatch.delenv(REPORT_ENV, raising=False)
+    run = run_course(course_notebooks(tiny, '01'), env={'MNIST_SGD_DEVICE': 'cpu'}, progress=False)[0]
+    assert run.ok and run.results['accuracy'] == 0.75
 
 
 def test_the_course_command_asks_the_kernels_for_their_results(course_run):

@@ -67,4 +67,5 @@ versions = ', '.join(f'{n} {importlib.import_module(n).__version__}' for n in na
 print(f'\ninstalled mnist_sgd {mnist_sgd.__version__} [{extra}] with torch {torch.__version__}, fastai {fastai.__version__}, {versions}')
 PY
 echo "in $((SECONDS - T0)) s; .venv takes $(du -sh .venv 2>/dev/null | cut -f1) on disk."
-echo "Next: .venv/bin/mnist-sgd course (every lesson, headless), .venv/bin/jupyter lab nbs/ (open the lessons), .venv/bin/mnist-sgd doctor"
+echo "Next: .venv/bin/mnist-sgd lessons ~/mnist_course (clean copies of the lessons to work in), then .venv/bin/jupyter lab ~/mnist_course;"
+echo "      .venv/bin/mnist-sgd course (every lesson, headless), .venv/bin/mnist-sgd doctor (checks this machine)"
