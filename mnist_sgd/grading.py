@@ -383,7 +383,7 @@ class Case:
 @dataclasses.dataclass
 class Slip:
     "A known slip and its hint, recognised by what it `gives` on the case's inputs, by a test `when` of the outcome, or by the error it `raises`."
-    hint:str # what to tell the learner
+    hint:str|Callable # what to tell the learner (or a function of the outcome `o` that says it)
     gives:Callable|None=None # the slip itself: its result on fresh copies of the inputs
     when:Callable|None=None # a test of the outcome `o` (`o.got`, `o.out`, `o.args`, `o.case`, `o.want`)
     raises:type|tuple|None=None # the learner's code raised this…
@@ -503,7 +503,7 @@ class Check:
         if o.fn is not None and not self.mutates and not unchanged(o.args, o.case.fresh()): o.changed = True; return
         try:
             for rule in self.rules:
-                if _quietly(rule.when, o): raise Wrong(_text(rule.says, o), rule.hint)
+                if _quietly(rule.when, o): raise Wrong(_text(rule.says, o), _text(rule.hint, o))
             got = self.observe(o.out, o.args) if self.observe else o.out
             o.got = self.read(got, o) if self.read else got
         except Wrong as w: o.wrong = w; return
@@ -527,8 +527,9 @@ class Check:
         return memo[key]
 
     def _best(self, slips, o:Outcome, memo:dict) -> Slip|None:
-        "The slip that explains `o` and, of those, fits the most cases (the first declared, on a tie)."
+        "The slip that explains `o`: one declared for its case if any, else the one that fits the most cases (the first declared, on a tie)."
         fits = [s for s in slips if self._fits(s, o, memo)]
+        fits = [s for s in fits if s.tag] or fits  # a slip declared for this very case comes first
         return max(fits, key=lambda s: sum(self._fits(s, p, memo) for p in o.all)) if fits else None
 
     def _report(self, o:Outcome, r:Findings, memo:dict):
@@ -537,7 +538,7 @@ class Check:
             if isinstance(o.want, Raised) and o.want is not _NO_REFERENCE:
                 r.ok(f"{c.name} raises ({type(o.out.exc).__name__}): {self.must_raise[2]}"); return
             s = self._best([s for s in self.slips if s.raises is not None], o, memo)
-            r.bad(f"{c.says} your function raised {exc_text(o.out.exc)}", s.hint if s else exc_hint(o.out.exc)); return
+            r.bad(f"{c.says} your function raised {exc_text(o.out.exc)}", _text(s.hint, o) if s else exc_hint(o.out.exc)); return
         if isinstance(o.want, Raised) and o.want is not _NO_REFERENCE:
             r.bad(f"{c.says} you returned {fmt(o.out, 60)}, but {self.must_raise[0]}", self.must_raise[1]); return
         if o.changed: r.bad(f"{c.says} your function changed {_which_input(o)} it was given", self.changed); return
@@ -548,7 +549,7 @@ class Check:
                 s = self._best([s for s in self.slips if s.raises is None], o, memo)
                 says = (_text(s.says, o) if s is not None and s.says else
                         self.differ(o) if self.differ else describe(o.got, o.want, c.reveal))
-                r.bad(f"{c.says} {says}", s.hint if s is not None else self.hint)
+                r.bad(f"{c.says} {says}", _text(s.hint, o) if s is not None else self.hint)
         for f in self.facets:
             if _quietly(f.problem, o, default=True): r.bad(f"{c.says} {_text(f.says, o)}", f.hint)
             elif f.ok: r.ok(f"{c.name}: {_text(f.ok, o)}")
