@@ -4,7 +4,7 @@
 
 # %% ../nbs/lib/graders.ipynb #42ef636f
 from __future__ import annotations
-import ast, collections.abc, contextlib, inspect, itertools, math, textwrap, types
+import ast, collections.abc, contextlib, inspect, itertools, linecache, math, textwrap, types
 import numpy as np
 import torch
 from torch import nn
@@ -56,8 +56,17 @@ def _scalar(qid, signature, cases, reference, hint, slips, rank0=False, loss=Fal
                  changed="use operations that return new tensors (`a - b`, not `a -= b`)", **kw)
 
 def _tree(fn):
-    "The syntax tree of `fn`'s source (None when the source can't be read)."
-    try: return ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    "The syntax tree of `fn`'s source (None when the source can't be read); for a lambda, of its body alone."
+    if getattr(fn, '__name__', '') != '<lambda>':
+        try: return ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        except Exception: return None
+    try:  # a lambda shares its lines with other code: cut its body out by the positions Python keeps for it
+        code = fn.__code__
+        pos = [p for p in code.co_positions() if None not in p and p[2:] != (0, 0)]
+        (l0, c0), (l1, c1) = min((p[0], p[2]) for p in pos), max((p[1], p[3]) for p in pos)
+        lines = [l.encode() for l in linecache.getlines(code.co_filename)[l0-1:l1]]
+        lines[-1] = lines[-1][:c1]; lines[0] = lines[0][c0:]
+        return ast.parse('(' + b''.join(lines).decode() + ')', mode='eval')
     except Exception: return None
 
 def _source_uses(fn, names:set) -> set|None:
@@ -326,7 +335,7 @@ declare(_elementwise('relu-plot', 'my_relu(x)', 'ReLU', torch.relu, _RELU_CASES,
            _your_plot('ReLU', torch.relu, -2, 2, exact=True, call='plot_function(my_relu, -2, 2)')]))
 
 # %% ../nbs/lib/graders.ipynb #d78214f1
-_RANK_SHAPES = [(4, 28, 28), (1, 1), (), (2, 3, 4, 5), (0, 6), (7,)]
+_RANK_SHAPES = [(4, 28, 28), (1, 1), (), (2, 3, 4, 5), (0, 6), (7,), (5, 2)]
 
 declare(Check('rank-vs-shape', 'rank(t)',
     cases=[Case(f"a tensor of shape {s}", (torch.zeros(s),)) for s in _RANK_SHAPES],
@@ -513,8 +522,8 @@ declare(_scalar('accuracy-as-loss', 'batch_acc(preds, targs)', [Case('10 raw out
            Slip("sigmoid's output is always above 0, so every item counts as a 3: compare the sigmoid with 0.5, or the raw output with 0",
                 gives=lambda p, t: ((p.sigmoid().view(-1) > 0).float() == t).float().mean()),
            Slip("that is the number right; the metric is the fraction: `.mean()`", gives=lambda p, t: ((p.view(-1) > 0).float() == t).float().sum()),
-           Slip("an output above 0 means a 3, whose target is 1", gives=lambda p, t: ((p.view(-1) <= 0).float() == t).float().mean()),
-           Slip("that is the fraction wrong (the error rate); the accuracy is the fraction right", gives=lambda p, t: ((p.view(-1) > 0).float() != t).float().mean()),
+           Slip("that is the fraction wrong (the error rate): an output above 0 means a 3, whose target is 1; count the predictions that "
+                "equal their targets", gives=lambda p, t: ((p.view(-1) <= 0).float() == t).float().mean()),
            Slip("that is the fraction of outputs predicted as 3s; compare each prediction with its target in `targs`", gives=lambda p, t: (p.view(-1) > 0).float().mean()),
            Slip("that is the mean of the sigmoids (a smooth score); accuracy counts predictions on the right side of the threshold",
                 gives=lambda p, t: p.sigmoid().mean())]))
@@ -535,10 +544,10 @@ declare(_scalar('loss-vs-metric', 'digit_accuracy(preds, targs)', [_digit_case(1
            Slip("with `keepdim=True` the predictions have shape (N, 1), and against targets of shape (N,) that broadcasts into an "
                 "N×N table; leave keepdim out", gives=lambda p, t: (p.argmax(dim=1, keepdim=True) == t).float().mean()),
            Slip("`argmax(dim=0)` looks down each column; one prediction per row is `argmax(dim=1)`", gives=lambda p, t: (p.argmax(dim=0) == t).float().mean()),
+           Slip("`.max(dim=1)` gives the highest scores and where they are; the predicted digit is where: `.max(dim=1).indices`, or `argmax(dim=1)`",
+                gives=lambda p, t: (p.max(dim=1).values == t).float().mean(), when=lambda o: bool(_source_uses(o.fn, {'values'}))),
            Slip("without `dim`, `argmax` looks over the whole tensor at once and gives one number; one prediction per row is `argmax(dim=1)`",
                 gives=lambda p, t: (p.argmax() == t).float().mean()),
-           Slip("`.max(dim=1)` gives the highest scores and where they are; the predicted digit is where: `.max(dim=1).indices`, or `argmax(dim=1)`",
-                gives=lambda p, t: (p.max(dim=1).values == t).float().mean()),
            Slip("that is the number right; the metric is the fraction: `.mean()`", gives=lambda p, t: (p.argmax(dim=1) == t).float().sum()),
            Slip("that is the fraction wrong (the error rate); the accuracy is the fraction right", gives=lambda p, t: (p.argmax(dim=1) != t).float().mean())]))
 
@@ -611,6 +620,8 @@ declare(Check('matmul-operator', 'matmul(a, b)', [Case(f"{tuple(a.shape)} @ {tup
     before=[_forbid(_BY_HAND, "the exercise is to do it by hand, with loops or `*` and `.sum()`; then compare with `@`")],
     rules=[_none("end your function with `return out`")],
     slips=[Slip(_MATMUL_STAR, raises=RuntimeError, words='must match the size'),
+           Slip("your result buffer holds whole numbers (`dtype=torch.long`), which can't take the fractions of the products: make it floats, "
+                "`torch.zeros(n, m)`", raises=RuntimeError, words="can't be cast to the desired output type"),
            Slip("an index ran past the end: the result has `a.shape[0]` rows and `b.shape[1]` columns, and each sum runs over the "
                 "`a.shape[1]` products of a row with a column", raises=IndexError),
            Slip("your result holds whole numbers though `a` and `b` hold fractions: make the result buffer floats, "
