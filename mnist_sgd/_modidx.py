@@ -236,6 +236,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'mnist_sgd.graders._model_out': ('lib/graders.html#_model_out', 'mnist_sgd/graders.py'),
                                    'mnist_sgd.graders._model_says': ('lib/graders.html#_model_says', 'mnist_sgd/graders.py'),
                                    'mnist_sgd.graders._module_of': ('lib/graders.html#_module_of', 'mnist_sgd/graders.py'),
+                                   'mnist_sgd.graders._moved': ('lib/graders.html#_moved', 'mnist_sgd/graders.py'),
                                    'mnist_sgd.graders._mse': ('lib/graders.html#_mse', 'mnist_sgd/graders.py'),
                                    'mnist_sgd.graders._mse_gradient': ('lib/graders.html#_mse_gradient', 'mnist_sgd/graders.py'),
                                    'mnist_sgd.graders._named': ('lib/graders.html#_named', 'mnist_sgd/graders.py'),

@@ -98,13 +98,13 @@ def _listcomp_finding(fn, r:Findings):
     tree = _tree(fn)
     if tree is None: r.info("(we could not read your function's source to look for the list comprehension)")
     elif any(isinstance(n, ast.ListComp) for n in ast.walk(tree)): r.ok("written as a list comprehension")
-    else: r.bad("we found no list comprehension in your function", "the exercise is to write it as one expression: `[... for n in numbers if ...]`")
+    elif not any(isinstance(n, (ast.GeneratorExp, ast.SetComp, ast.DictComp)) for n in ast.walk(tree)): r.bad("we found no list comprehension in your function", "the exercise is to write it as one expression: `[... for n in numbers if ...]`")
 
 declare(Check('list-comprehension', 'double_odds(numbers)',
     cases=[Case(repr(c), (c,)) for c in ([1, 2, 3, 4, 5], [7, 10, 13, -3, 0, 21], [], [2, 4, 6], [9, 9, 1])],
     reference=lambda ns: [2*n for n in ns if _odd(n)],
     hint="for each `n` of the list, keep it only when it is odd, and put `2*n` in the result",
-    before=[_listcomp_finding],
+    source=[_listcomp_finding],
     changed="build a new list; don't remove from or append to the input",
     rules=[_none("end with `return [...]`; printing the list does not hand it back"),
            Slip("round brackets `( ... for ... )` make a lazy generator; square brackets `[ ... for ... ]` make the list",
@@ -285,7 +285,8 @@ def _elementwise(qid, signature, name, ref, cases, slips, nan_hint, none_hint, *
     rules = [_none(none_hint),
              Slip("`torch.max(x, 0)` gives (values, indices) along an axis; to compare each number with 0 use `x.clamp(min=0)`",
                   when=lambda o: isinstance(o.out, tuple), says="you returned a tuple, not a tensor"),
-             Slip("use torch operations (`torch.exp`, not `math.exp` or `numpy.exp`) so that a tensor in gives a tensor of the same shape out",
+             Slip("use torch operations on the whole tensor (not `math` functions, NumPy, or a Python loop over its numbers), so that "
+                  "a tensor in gives a tensor of the same shape out",
                   when=lambda o: not isinstance(o.out, torch.Tensor), says=lambda o: f"you returned {fmt(o.out, 50)} ({_a(o.out)}), not a tensor"),
              Slip("work elementwise: one output number per input number, same shape", when=lambda o: o.out.shape != o.case.fresh()[0].shape,
                   says=lambda o: f"(shape {tuple(o.case.fresh()[0].shape)}) you returned shape {tuple(o.out.shape)}")]
@@ -421,7 +422,7 @@ declare(Check('broadcasting', 'broadcast_shape(s1, s2)',
            for s1, s2 in _BROADCAST],
     reference=lambda s1, s2: tuple(torch.broadcast_shapes(s1, s2)),
     hint="pad the shorter shape with 1s on the left; each axis is the longer length, where the other is 1 or equal",
-    before=[_forbid(_BY_HAND | {'zeros', 'ones', 'empty', 'rand', 'randn', 'tensor'}, "work it out from the rules, with the two tuples only: that is the exercise")],
+    source=[_forbid(_BY_HAND | {'zeros', 'ones', 'empty', 'rand', 'randn', 'tensor'}, "work it out from the rules, with the two tuples only: that is the exercise")],
     must_raise=("these shapes cannot broadcast", "raise an error (`raise ValueError(...)`) when two lengths differ and neither of them is 1", "they don't broadcast"),
     rules=[_none("end your function with `return tuple(...)`"),
            Slip("return the shape as a tuple, like `(1010, 28, 28)`", when=lambda o: not isinstance(o.out, (tuple, list, torch.Size)),
@@ -605,6 +606,8 @@ declare(Check('bias', 'linear1(xb, weights, bias)', [_linear_case(*c, _g29) for 
                                    (o.case.fresh()[2].sum(), o.case.fresh()[2][0])))]))
 _MATMUL_STAR = ("`a * b` multiplies element by element (and needs matching shapes); a matrix product adds up row-times-column "
                 "products: `out[i, j] = (a[i] * b[:, j]).sum()`")
+_MATMUL_SHAPES = ("the shapes of what you multiply don't line up: `a * b` works element by element and needs matching shapes; in a matrix "
+                  "product, row i of `a` (`a[i]`) meets column j of `b` (`b[:, j]`), and those have the same length")
 
 def _floats_as_whole(o) -> bool: return not o.got.is_floating_point() and o.case.fresh()[0].is_floating_point()
 
@@ -617,9 +620,9 @@ declare(Check('matmul-operator', 'matmul(a, b)', [Case(f"{tuple(a.shape)} @ {tup
     reference=lambda a, b: a @ b, same=lambda a, b: _close(a, b, atol=1e-4), read=_as_numbers,
     hint="each result is a dot product: multiply a row of `a` with a column of `b` element by element and add up",
     ok=lambda o: f"{o.case.name}: same as `@`",
-    before=[_forbid(_BY_HAND, "the exercise is to do it by hand, with loops or `*` and `.sum()`; then compare with `@`")],
+    source=[_forbid(_BY_HAND, "the exercise is to do it by hand, with loops or `*` and `.sum()`; then compare with `@`")],
     rules=[_none("end your function with `return out`")],
-    slips=[Slip(_MATMUL_STAR, raises=RuntimeError, words='must match the size'),
+    slips=[Slip(_MATMUL_SHAPES, raises=RuntimeError, words='must match the size'),
            Slip("your result buffer holds whole numbers (`dtype=torch.long`), which can't take the fractions of the products: make it floats, "
                 "`torch.zeros(n, m)`", raises=RuntimeError, words="can't be cast to the desired output type"),
            Slip("an index ran past the end: the result has `a.shape[0]` rows and `b.shape[1]` columns, and each sum runs over the "
@@ -671,7 +674,8 @@ declare(Check('zero-gradients', 'gradient_at(f, w)',
                 gives=lambda f, w: torch.autograd.grad(f(w), w)[0] + w.grad, tag='stale', says="your result still includes the old gradient"),
            Slip("call `f(w).backward()` before reading `w.grad`", gives=lambda f, w: w.grad, tag='stale', says="you returned the old gradient"),
            Slip("you cleared the gradient but then never called `f(w).backward()` to fill it again", gives=lambda f, w: torch.zeros_like(w)),
-           Slip("`backward()` ran twice, so the gradient was added twice: call it once, after clearing", gives=lambda f, w: 2*torch.autograd.grad(f(w), w)[0]),
+           Slip("`backward()` ran twice, so the gradient was added twice: call it once, after clearing",
+                when=lambda o: any(_close(o.got, 2*o.want + old) for old in (0, o.case.fresh()[1].grad if o.case.fresh()[1].grad is not None else 0))),
            Slip("that is `w` itself; its gradient is `w.grad`", gives=lambda f, w: w.detach())],
     facets=[Facet(lambda o: o.right and (o.args[1].grad is None or not _close(o.args[1].grad, o.want)),
                   "the right gradient, but `w.grad` does not hold it afterwards",
@@ -871,6 +875,8 @@ def _replay(o, slip=None) -> torch.Tensor:
     _sgd(model, [batches[k] for k in _order(o)], o.args[3], slip, epoch_len=len(batches))
     return _vec(model)
 
+def _moved(o) -> bool: return not _close(_vec(o.args[0]), _vec(o.case.fresh()[0]))
+
 def _fits_replay(slip): return lambda o: _close(o.got, _replay(o, slip))
 
 def _losses(o) -> tuple:
@@ -918,9 +924,10 @@ def _train_check(qid:str, signature:str, cases) -> Check:
         rules=[Slip("leave the data as it is: in-place methods (ending in `_`, like `yb.zero_()`) and assignments like `xb[...] = ...` "
                     "change the caller's tensors", when=lambda o: o.args[2].batches_changed,
                     says="your function changed the batches it was given"),
-               Slip("compute each batch's loss with the function you are given: `loss = loss_func(model(xb), yb)`",
-                    when=lambda o: o.args[2].calls == 0, says=lambda o: "`loss_func` was never called" +
-                    ("; the model's parameters did not change" if _close(_vec(o.args[0]), _vec(o.case.fresh()[0])) else '')),
+               Slip(lambda o: "compute each batch's loss with the function you are given: `loss = loss_func(model(xb), yb)`" if _moved(o) else
+                    "nothing ran: for each epoch (`for epoch in range(epochs):`), for each batch, compute `loss_func(model(xb), yb)`, "
+                    "`backward()`, then step", when=lambda o: o.args[2].calls == 0,
+                    says=lambda o: "`loss_func` was never called" + ('' if _moved(o) else "; the model's parameters did not change")),
                Slip("call it as `loss_func(model(xb), yb)`: predictions first, then targets; most losses (`mnist_loss` among them) "
                     "give something else with the two swapped", when=lambda o: o.args[2].swapped, says="`loss_func` got the targets first and the predictions second"),
                Slip(lambda o: _sequence_problem(o)[1], when=lambda o: _sequence_problem(o) is not None, says=lambda o: _sequence_problem(o)[0])],

@@ -459,7 +459,7 @@ class Check:
     mutates:bool=False # the answer is meant to change its inputs
     changed:str="work on new tensors: methods ending in `_` (`x.mul_`, `x.clamp_`) and assignments like `x[0] = 0` change the caller's data"
     must_raise:tuple|None=None # (says, hint, ok) for cases whose reference raises: the answer must raise too
-    before:list=() # (fn, findings) → None: findings about the code itself, before the cases run
+    source:list=() # (fn, findings) → None: findings about the code itself (what the exercise asks for or forbids), after the cases
     after:list=() # (fn, answer, findings) → None: findings once every case is right
     adapt:Callable|None=None # (answer, findings) → the function to run, or None when the findings say it all
     value_case:Case|None=None # a value (not a function) is graded as this case's result
@@ -471,7 +471,6 @@ class Check:
         fn = self.adapt(value, r) if self.adapt else value
         if fn is None: return r
         if _is_function(fn):
-            for b in self.before: b(fn, r)
             outs = []
             for case in self.cases:
                 args = case.fresh(); outs.append(Outcome(case, fn, args, run_answer(fn, *args)))
@@ -482,6 +481,8 @@ class Check:
         for o in outs: self._read(o)
         memo = {}
         for o in outs: self._report(o, r, memo)
+        if _is_function(fn):
+            for look in self.source: look(fn, r)
         if not r.failed and _is_function(fn):
             for a in self.after: a(fn, value, r)
         return r

@@ -72,7 +72,7 @@ def _step(params, lr, how='ok'):
     with torch.no_grad():
         for p in params:
             if how == 'clear_first': p.grad.zero_()
-            if how == 'ok' or how == 'clear_first': p -= lr * p.grad
+            if how in ('ok', 'clear_first', 'keep'): p -= lr * p.grad
             elif how == 'plus': p += lr * p.grad
             elif how == 'nolr': p -= p.grad
             elif how == 'param': p -= lr * p
