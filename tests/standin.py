@@ -35,8 +35,19 @@ def _write(job):
     for i, a in enumerate(imgs): Image.fromarray(a, mode='L').save(folder/f'{start + i}.png')
     return len(imgs)
 
-def build(fastai_home:str|Path, workers:int=2) -> dict:
-    "Write the stand-in `mnist_sample` and `mnist_png` folders under `fastai_home/data`; returns their paths."
+def _resplit(split:dict, seed:int) -> dict:
+    "The same train/valid sizes per digit, drawn again at random from the digit's pooled images."
+    rng = np.random.default_rng(seed)
+    out = {}
+    for d, (tr, va) in split.items():
+        pool = rng.permutation(np.concatenate([np.asarray(tr), np.asarray(va)]))
+        out[d] = (pool[:len(tr)], pool[len(tr):])
+    return out
+
+def build(fastai_home:str|Path, workers:int=2, seed:int|None=None) -> dict:
+    """Write the stand-in `mnist_sample` and `mnist_png` folders under `fastai_home/data`; returns their paths.
+    With a `seed`, the embedded digits are re-split between training and validation at random (still disjoint, with the
+    same counts), so a lesson can be tried on a second, different draw of full-size data."""
     from mnist_sgd.data import _embedded_frame, _embedded_split
     data = Path(fastai_home)/'data'
     full, sample = data/'mnist_png', data/'mnist_sample'
@@ -45,6 +56,7 @@ def build(fastai_home:str|Path, workers:int=2) -> dict:
     df = _embedded_frame()
     pix = df.iloc[:, :784].to_numpy(np.uint8).reshape(-1, 28, 28)
     split = _embedded_split(df[784].values)
+    if seed is not None: split = _resplit(split, seed)
     jobs = []
     for d in range(10):
         tr, va = split[d]
@@ -65,4 +77,5 @@ def build(fastai_home:str|Path, workers:int=2) -> dict:
     return {'mnist_sample': sample, 'mnist_png': full}
 
 if __name__ == '__main__':
-    print(build(sys.argv[1] if len(sys.argv) > 1 else os.environ['FASTAI_HOME']))
+    # python tests/standin.py DIR [SEED]
+    print(build(sys.argv[1] if len(sys.argv) > 1 else os.environ['FASTAI_HOME'], seed=int(sys.argv[2]) if len(sys.argv) > 2 else None))

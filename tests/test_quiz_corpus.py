@@ -11,7 +11,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from mnist_sgd.core import plot_function
-from mnist_sgd.questionnaire import QUESTIONS, check
+from mnist_sgd.quiz.questionnaire import QUESTIONS, check
 from qhelpers import home, report
 
 
@@ -221,7 +221,7 @@ def _learner(model=None, opt=None, loss=None, metrics='batch_accuracy', other_dl
         from fastai.learner import Learner
         from fastai.optimizer import SGD
         from mnist_sgd.training import mnist_loss, batch_accuracy
-        import mnist_sgd.graders as g
+        import mnist_sgd.quiz.graders as g
         m = model() if model else nn.Linear(28*28, 1)
         if hand:
             from mnist_sgd.learner import Learner as HandLearner

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from mnist_sgd.grading import GRADERS, Check, Both
-from mnist_sgd.questionnaire import QUESTIONS, answer, answers_path, assess, check, load_answers, question, reveal
+from mnist_sgd.quiz.grading import GRADERS, Check, Both
+from mnist_sgd.quiz.questionnaire import QUESTIONS, answer, answers_path, assess, check, load_answers, question, reveal
 from qhelpers import home, report, solution
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +84,7 @@ def test_a_check_runs_from_the_usual_settings_and_gives_the_learners_back():
 def test_an_endless_generator_fails_at_once_with_little_memory(tmp_path):
     script = textwrap.dedent("""
         import json, resource, time
-        from mnist_sgd.questionnaire import check
+        from mnist_sgd.quiz.questionnaire import check
         def finite(xs, ys, bs):
             for i in range(0, len(xs), bs): yield xs[i:i+bs], ys[i:i+bs]
         def endless(xs, ys, bs):
