@@ -164,6 +164,8 @@ def _loop_shuffled(model, batches, loss_func, lr, epochs):
         random.shuffle(batches); _epoch_zero_first(model, batches, loss_func, lr)
 def _loop_opt(model, batches, loss_func, lr, epochs):
     for _ in range(epochs): _epoch_opt(model, batches, loss_func, lr)
+def _loop_zero_first(model, batches, loss_func, lr, epochs):
+    for epoch in range(epochs): _epoch_zero_first(model, batches, loss_func, lr)
 def _loop_fixed_lr(model, batches, loss_func, lr, epochs): _loop()(model, batches, loss_func, 0.05, epochs)
 def _loop_tenth(model, batches, loss_func, lr, epochs): _loop()(model, batches, loss_func, lr / 10, epochs)
 
@@ -178,6 +180,10 @@ def _ga(f, w, how='ok'):
 def _ga_zeroed_only(f, w):
     if w.grad is not None: w.grad.zero_()
     return w.grad if w.grad is not None else torch.zeros_like(w)
+def _ga_fresh_loss(f, w):
+    if w.grad is not None: w.grad = torch.zeros_like(w)
+    loss = f(w); loss.backward()
+    return w.grad.clone()
 def _ga_apart(f, w): return torch.autograd.grad(f(w), w)[0]
 def _ga_weights(f, w):
     w.zero_(); f(w).backward(); return w.grad
@@ -227,7 +233,7 @@ def _learner(model=None, opt=None, loss=None, metrics='batch_accuracy', other_dl
             from mnist_sgd.learner import Learner as HandLearner
             return HandLearner(dls, m, mnist_loss, metrics=batch_accuracy, progress=False)
         return Learner(g._toy_dls(99) if other_dls else dls, m, opt_func=opt or SGD, loss_func=loss or mnist_loss,
-                       metrics=batch_accuracy if metrics == 'batch_accuracy' else metrics)
+                       metrics={'batch_accuracy': batch_accuracy, 'a list': [batch_accuracy]}.get(metrics, metrics) if isinstance(metrics, str) else metrics)
     return make_learner
 def _adam():
     from fastai.optimizer import Adam
@@ -427,13 +433,13 @@ CORPUS = {
          (lambda a, b: _mm(a, b, buffer=lambda a, b: torch.zeros_like(a)), 'a.shape[0]'), (lambda a, b: _mm(a, b, ks=lambda k: range(1, k)), 'start at index 0'),
          (lambda a, b: (a[:, None, :] * b[None, :, :]).sum(2), 'not with row j'), (lambda a, b: None, 'return out')]),
     'zero-gradients': (
-        [_ga, lambda f, w: _ga(f, w, 'zero_'), _ga_zeroed_only.__class__ and (lambda f, w: (setattr(w, 'grad', None), f(w).backward(), w.grad)[2])],
+        [_ga, lambda f, w: _ga(f, w, 'zero_'), _ga_fresh_loss],
         [(lambda f, w: _ga(f, w, 'stale'), 'still includes the old gradient'), (_ga_weights, '`w.zero_()` would zero the weights'),
          (lambda f, w: _ga(f, w, 'data'), 'the values of `w` changed'), (lambda f, w: w.grad, 'you returned the old gradient'),
          (_ga_apart, 'does not hold it afterwards'), (_ga_zeroed_only, 'never called'), (lambda f, w: _ga(f, w, 'twice'), 'ran twice'),
          (_ga_value, 'is `w` itself'), (lambda f, w: float(f(w)), 'not the gradient'), (lambda f, w: w.detach_(), 'leaf')]),
     'learner-needs': (
-        [_learner(), _learner(model=lambda: nn.Sequential(nn.Linear(28*28, 1))), _learner(metrics=['batch_accuracy'] and None) if False else _learner(metrics=None).__class__ and _learner(),
+        [_learner(), _learner(model=lambda: nn.Sequential(nn.Linear(28*28, 1))), _learner(metrics='a list'),
          _learner(model=lambda: nn.Sequential(nn.Flatten(), nn.Linear(28*28, 1)))],
         [(_learner(opt=_adam()), 'plain SGD'), (_learner(opt=torch.optim.SGD), 'not `torch.optim.SGD`'), (_learner(metrics=None), 'no metric'),
          (_learner(loss=F.mse_loss), 'is not mnist_loss'), (_learner(model=lambda: nn.Linear(28, 1)), '784 pixels'),
@@ -441,7 +447,7 @@ CORPUS = {
          (_learner(model=lambda: nn.Sequential(nn.Linear(28*28, 30), nn.ReLU(), nn.Linear(30, 1))), 'not linear'),
          (_learner(model=lambda: nn.Linear(28*28, 2)), 'one output per image'), (_learner(loss=lambda p, t: ((p.sigmoid() - t)**2).mean()), 'is not mnist_loss')]),
     'training-loop': (
-        [_loop(), _loop_shuffled, _loop_opt, lambda m, b, l, lr, epochs: [_epoch_zero_first(m, b, l, lr) for _ in range(epochs)] and None],
+        [_loop(), _loop_shuffled, _loop_opt, _loop_zero_first],
         [(_loop(lambda n: 1), 'only one epoch'), (_loop(lambda n: n + 1), 'one epoch too many'), (_loop(clear=False), 'never cleared'),
          (_loop(sign=1.), 'up the gradient'), (_loop(lambda n: 0), 'did not change'), (_loop_tenth, 'not nearly as far'),
          (_loop_fixed_lr, 'differ from ours'), (_loop(swap=True), 'targets first'), (_loop(scale=1.), 'ignoring `lr`'),
