@@ -139,6 +139,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'mnist_sgd.course.site.lesson_urls': ( 'lib/course/site.html#lesson_urls',
                                                                               'mnist_sgd/course/site.py'),
                                        'mnist_sgd.course.site.lift_math': ('lib/course/site.html#lift_math', 'mnist_sgd/course/site.py'),
+                                       'mnist_sgd.course.site.local_only': ('lib/course/site.html#local_only', 'mnist_sgd/course/site.py'),
                                        'mnist_sgd.course.site.local_paths': ( 'lib/course/site.html#local_paths',
                                                                               'mnist_sgd/course/site.py'),
                                        'mnist_sgd.course.site.lr_explorer_frames': ( 'lib/course/site.html#lr_explorer_frames',

@@ -12,7 +12,8 @@ from .report import RESULT_MARK
 
 # %% auto #0
 __all__ = ['KERNEL_FREE', 'template', 'tex_to_mathml', 'lift_math', 'put_math', 'markdown_html', 'local_paths', 'scrub_paths',
-           'repo_url', 'lesson_urls', 'frames_html', 'lr_explorer_frames', 'baseline_explorer_frames', 'write_site']
+           'repo_url', 'lesson_urls', 'frames_html', 'lr_explorer_frames', 'baseline_explorer_frames', 'local_only',
+           'write_site']
 
 # %% ../../nbs/lib/course/site.ipynb #384201b2
 def template(
@@ -26,13 +27,13 @@ def _jinja():
     import jinja2
     return jinja2.Environment(loader=jinja2.FunctionLoader(template), autoescape=True)
 
-# %% ../../nbs/lib/course/site.ipynb #d9397f6b
+# %% ../../nbs/lib/course/site.ipynb #4acb65be
 _warned = set()
 def _warn(msg:str):
     "Say `msg` once per process on stderr: something on the site is less than it could be, but the site is still written."
     if msg not in _warned: _warned.add(msg); print(f'site: {msg}', file=sys.stderr)
 
-# %% ../../nbs/lib/course/site.ipynb #c457878b
+# %% ../../nbs/lib/course/site.ipynb #01619eef
 def tex_to_mathml(
     tex:str, # a formula in TeX, without its dollar signs
     display:bool=False, # a formula on a line of its own (`$$ … $$`) rather than in the text
@@ -87,7 +88,7 @@ def markdown_html(
     out = put_math(markdown2html_mistune(lift_math(md, store)), store).strip()
     return re.sub(r'\A<p>(.*)</p>\Z', r'\1', out, flags=re.S)
 
-# %% ../../nbs/lib/course/site.ipynb #cc782583
+# %% ../../nbs/lib/course/site.ipynb #2fcca5b8
 def local_paths(
     lessons:str|Path|None=None, # the folder the lessons ran from (its checkout, or the folder itself, is hidden too)
 ) -> list[tuple[str, str]]:
@@ -141,7 +142,7 @@ def _scrub_nb(nb, pairs:list):
             for k, v in o.get('data', {}).items():
                 if k.startswith('text/') or k.endswith('json') or k.endswith('javascript'): o['data'][k] = s(v)
 
-# %% ../../nbs/lib/course/site.ipynb #17a8c03e
+# %% ../../nbs/lib/course/site.ipynb #d43253a8
 def repo_url() -> str|None:
     "The course repository's web address: `[project.urls] Repository` in pyproject.toml (or the installed package's metadata); `None` when unknown."
     from mnist_sgd.course import lessons
@@ -184,7 +185,7 @@ def lesson_urls(
     source = f'{repo}/blob/main/nbs/{stem}.ipynb' if gh else repo
     return dict(colab=colab, source_url=source)
 
-# %% ../../nbs/lib/course/site.ipynb #3bf1154a
+# %% ../../nbs/lib/course/site.ipynb #6df91e8e
 def _png_src(png:bytes|str) -> str:
     "A data URL for a PNG (bytes, or already base64 text)."
     return 'data:image/png;base64,' + (png if isinstance(png, str) else base64.b64encode(png).decode('ascii'))
@@ -210,7 +211,7 @@ def frames_html(
         id=id, title=title, slider=slider, first=first,
         start=start, toggle=toggle if len(data) > 1 else None, alt=alt, note=note, data=js)
 
-# %% ../../nbs/lib/course/site.ipynb #e93bb665
+# %% ../../nbs/lib/course/site.ipynb #833dd89c
 def lr_explorer_frames(
     t, # the times (as given to `QuadraticFitter`)
     speed, # the measured speeds
@@ -251,7 +252,7 @@ def baseline_explorer_frames(
         for j in range(min(n, len(w.mistakes))): w.index.value = j; pools['mistakes'].append(grab())
     return pools, w
 
-# %% ../../nbs/lib/course/site.ipynb #8447b403
+# %% ../../nbs/lib/course/site.ipynb #c60fe417
 def _close(a, b, tol:float=1e-3) -> bool:
     return a is not None and b is not None and math.isclose(float(a), float(b), rel_tol=tol, abs_tol=tol)
 
@@ -295,7 +296,7 @@ def _lesson02_baseline(run, source:str|None) -> str|None:
 KERNEL_FREE = {'QuadraticFitter': ('the learning-rate explorer', _lesson03_fitter),
                'BaselineExplorer': ('the baseline explorer', _lesson02_baseline)}
 
-# %% ../../nbs/lib/course/site.ipynb #90f5e809
+# %% ../../nbs/lib/course/site.ipynb #568bbd88
 _WIDGET = 'application/vnd.jupyter.widget-view+json'
 
 def _widget_class(data:dict) -> str:
@@ -320,8 +321,18 @@ def _kernel_free(cls:str, run, source:str|None) -> str|None:
     if out is None: _warn(f'{run.path.stem}: {name} left out: its data differ from what the lesson reported')
     return out
 
+_REMOTE = re.compile(r'''<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//.*?</script\s*>'''
+                     r'''|<(?:link|iframe|img)\b[^>]*\b(?:href|src)\s*=\s*["']?(?:https?:)?//[^>]*>(?:\s*</iframe>)?'''
+                     r'''|@import\s+(?:url\()?["']?(?:https?:)?//[^;]*;?''', re.I | re.S)
+
+def local_only(
+    text:str, # the HTML of an output
+) -> str:
+    "`text` without the scripts, style sheets, frames and images it would fetch from another host."
+    return _REMOTE.sub('', text)
+
 def _for_reading(run, source:str|None=None, pairs:list|None=None, store:list|None=None, colab:str|None=None):
-    "A copy of `run.nb` for the site: hidden cells, `#|` lines and result lines dropped, local paths scrubbed, formulas lifted out, widgets replaced by their kernel-free figure (or a note)."
+    "A copy of `run.nb` for the site: hidden cells, `#|` lines, result lines and fetched scripts dropped, local paths scrubbed, formulas lifted out, widgets replaced by their kernel-free figure (or a note)."
     nb = copy.deepcopy(run.nb)
     nb.metadata.pop('widgets', None)  # saved widget state would pull scripts from the web, and no kernel would drive them
     store = [] if store is None else store
@@ -336,14 +347,17 @@ def _for_reading(run, source:str|None=None, pairs:list|None=None, store:list|Non
                 o['text'] = ''.join(l for l in o.get('text', '').splitlines(True) if not l.startswith(RESULT_MARK + ' '))
                 if not o['text']: continue
             data = o.get('data', {})
+            data.pop('application/javascript', None)  # a notebook's own scripts would run on the site, and might fetch
+            if o.get('output_type') in ('display_data', 'execute_result') and not data: continue
             if _WIDGET in data:
                 cls = _widget_class(data)
                 fig = _kernel_free(cls, run, source)
                 if fig: figures.append(KERNEL_FREE[cls][0])
                 o['data'] = {'text/html': fig or _widget_note(colab)}
-            elif 'text/markdown' in data:
-                md = data['text/markdown']
-                data['text/markdown'] = lift_math(''.join(md) if isinstance(md, list) else md, store)
+            else:
+                text = lambda k: ''.join(data[k]) if isinstance(data[k], list) else data[k]
+                if 'text/html' in data: data['text/html'] = local_only(text('text/html'))
+                if 'text/markdown' in data: data['text/markdown'] = lift_math(text('text/markdown'), store)
             outputs.append(o)
         if 'outputs' in c: c.outputs = outputs
         if c.source.strip() or c.get('outputs'): cells.append(c)
