@@ -5,12 +5,12 @@ model in eval mode without forgetting to switch it back."""
 
 # %% ../nbs/lib/checks.ipynb #5e8c5c61
 from __future__ import annotations
-import contextlib
+import contextlib, math
 import torch
 
 # %% auto #0
-__all__ = ['as_tensor_arg', 'check_same_shape', 'check_float', 'evaluating', 'check_params', 'check_lr', 'check_grads',
-           'check_count', 'check_class_targs', 'check_square']
+__all__ = ['as_tensor_arg', 'check_same_shape', 'check_float', 'check_whole', 'check_fraction', 'evaluating', 'check_params',
+           'check_lr', 'check_grads', 'check_count', 'check_class_targs', 'check_square']
 
 # %% ../nbs/lib/checks.ipynb #4c0cb0ee
 def as_tensor_arg(
@@ -49,6 +49,30 @@ def check_float(
     if not torch.is_floating_point(x):
         hint = f"{what}.float() / 255 (pixels 0–255 become 0–1)" if x.dtype == torch.uint8 else f"{what}.float()"
         raise TypeError(f"{fname}: {what} has dtype {x.dtype}, but floating-point numbers are needed. Convert it first: {hint}.")
+
+# %% ../nbs/lib/checks.ipynb #a1c0e002
+def check_whole(
+    x, # what the caller passed for a count
+    fname:str, # the function that asks, for the message
+    what:str, # the argument's name, for the message
+    least:int=1, # the smallest value allowed
+) -> int:
+    "`x` as an `int`, or an error when it is not a whole number of at least `least` (`nan`, `inf`, 2.5, `True`, '8' are refused)."
+    ok = isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and int(x) == x and x >= least
+    if not ok: raise ValueError(f"{fname}: {what} must be a whole number of at least {least}, got {x!r}.")
+    return int(x)
+
+def check_fraction(
+    x, # what the caller passed for a fraction, e.g. an accuracy
+    fname:str, # the function that asks, for the message
+    what:str, # the argument's name, for the message
+) -> float:
+    "`x` as a `float` between 0 and 1 (a one-element tensor is fine), or an error saying what was passed."
+    try: v = float(x)
+    except (TypeError, ValueError, RuntimeError): v = None
+    if isinstance(x, (bool, str)) or v is None or not 0 <= v <= 1:
+        raise ValueError(f"{fname}: {what} must be a fraction between 0 and 1 (e.g. an accuracy such as 0.97), got {x!r}.")
+    return v
 
 # %% ../nbs/lib/checks.ipynb #0a3b572f
 @contextlib.contextmanager
@@ -119,12 +143,10 @@ def check_count(
     n, # the number that was passed
     fname:str, # the function that asks, for the message
     what:str, # the argument's name, for the message
-    example:str='', # a call that works, shown in the message
 ) -> int:
-    "`n` as an int if it is a whole number of at least 1 (not a bool), else an error naming the argument and an example."
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"{fname}: {what} must be a whole number of at least 1, got {n!r}" + (f"; e.g. {example}." if example else "."))
-    return int(n)
+    "`check_whole` (at least 1) that also takes NumPy's integers, such as the items of `np.arange`."
+    if isinstance(n, numbers.Integral) and not isinstance(n, bool): n = int(n)
+    return check_whole(n, fname, what)
 
 # %% ../nbs/lib/checks.ipynb #lb-class-parts
 def _is_one_hot(t:torch.Tensor) -> bool:

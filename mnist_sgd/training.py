@@ -4,13 +4,13 @@
 
 # %% ../nbs/04_mnist_loss.ipynb #a67b618b
 from __future__ import annotations
-import math, warnings
+import dataclasses, math, warnings
 import torch
-from .checks import check_same_shape, check_float, as_tensor_arg, evaluating
+from .checks import check_same_shape, check_float, as_tensor_arg, evaluating, check_whole, check_fraction
 
 # %% auto #0
 __all__ = ['binary_xy', 'init_params', 'linear1', 'sigmoid', 'mnist_loss', 'TensorBatches', 'calc_grad', 'train_epoch',
-           'batch_accuracy', 'validate_epoch', 'batch_size_for']
+           'batch_accuracy', 'validate_epoch', 'batch_size_for', 'as_count', 'AccuracyGap', 'accuracy_gap']
 
 # %% ../nbs/04_mnist_loss.ipynb #08028528
 def binary_xy(
@@ -198,3 +198,41 @@ def batch_size_for(
     if int(n) != n or n < 1 or int(steps) != steps or steps < 1:
         raise ValueError(f"batch_size_for: n and steps must be whole numbers of at least 1, got n={n!r}, steps={steps!r}.")
     return 2 ** max(0, round(math.log2(n / steps)))
+
+# %% ../nbs/04_mnist_loss.ipynb #a1c0e101
+def as_count(
+    acc:float, # an accuracy, a fraction between 0 and 1
+    n:int, # how many images it was measured on
+) -> str:
+    "The accuracy as the images behind it, e.g. '1,995 of 2,038 (97.9%)'."
+    acc, n = check_fraction(acc, 'as_count', 'acc'), check_whole(n, 'as_count', 'n')
+    return f"{round(acc * n):,} of {n:,} ({acc:.1%})"
+
+@dataclasses.dataclass(frozen=True)
+class AccuracyGap:
+    "Two accuracies on the same `n` images, their difference `diff = b - a`, its standard error `se` and `z = diff / se`."
+    a:float; b:float; n:int; names:tuple = ('A', 'B')
+    @property
+    def diff(self) -> float: return self.b - self.a
+    @property
+    def se(self) -> float:   # each model's sampling spread sqrt(p(1-p)/n), at least one image (1/n), combined
+        return math.sqrt(sum(max(p * (1 - p) / self.n, 1 / self.n**2) for p in (self.a, self.b)))
+    @property
+    def z(self) -> float: return self.diff / self.se
+    @property
+    def clear(self) -> bool: return abs(self.z) >= 3
+    def __repr__(self):
+        pts = abs(self.diff) * 100
+        verdict = "larger than the noise" if self.clear else "within the noise (a real difference needs about 3)"
+        return (f"{self.names[0]}: {as_count(self.a, self.n)} · {self.names[1]}: {as_count(self.b, self.n)} · "
+                f"gap {pts:.{1 if pts >= 0.1 or pts == 0 else 2}f} points = {abs(self.z):.1f} standard errors: {verdict}")
+
+def accuracy_gap(
+    acc_a:float, # the first model's accuracy
+    acc_b:float, # the second model's accuracy, on the same images
+    n:int, # how many images both were measured on
+    names=('A', 'B'), # what to call the two models when printing
+) -> AccuracyGap:
+    "Compare two accuracies on `n` images: is their gap larger than sampling noise (3 standard errors or more)?"
+    a, b = check_fraction(acc_a, 'accuracy_gap', 'acc_a'), check_fraction(acc_b, 'accuracy_gap', 'acc_b')
+    return AccuracyGap(a, b, check_whole(n, 'accuracy_gap', 'n'), tuple(names))

@@ -9,7 +9,7 @@ import warnings
 from unittest import mock
 from mnist_sgd import training
 from mnist_sgd.training import (binary_xy, init_params, linear1, sigmoid, mnist_loss, batch_accuracy, TensorBatches,
-                                calc_grad, train_epoch, validate_epoch, batch_size_for)
+                                calc_grad, train_epoch, validate_epoch, batch_size_for, as_count, accuracy_gap)
 from mnist_sgd.data import load_digits
 from mnist_sgd.baseline import baseline_accuracy
 
@@ -376,3 +376,36 @@ def test_validate_epoch_restores_every_submodule_mode(data):
     net = nn.Sequential(nn.Linear(784, 1), nn.Dropout(0.5)); net[1].eval()
     validate_epoch(net, TensorBatches(vxs, vys, bs=64, shuffle=False))
     check_eq([m.training for m in net.modules()], [True, True, False])
+
+
+# --- honest comparisons -----------------------------------------------------------------------------------------------
+def test_as_count():
+    check_eq(as_count(1995 / 2038, 2038), "1,995 of 2,038 (97.9%)")
+    check_eq(as_count(torch.tensor(0.5), 200), "100 of 200 (50.0%)")
+    check_fail(lambda: as_count(1.2, 10), contains='acc must be a fraction')
+    check_fail(lambda: as_count(0.5, 0), contains='n must be a whole number')
+
+
+def test_accuracy_gap_fields_and_verdict():
+    g = accuracy_gap(1976 / 2038, 1938 / 2038, 2038, names=('linear1', 'baseline'))
+    pa, pb = 1976 / 2038, 1938 / 2038
+    check_close(g.diff, pb - pa); check_close(g.se, math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / 2038))
+    check_close(g.z, g.diff / g.se); assert g.clear and g.z < -3
+    r = repr(g)
+    assert '1,976 of 2,038' in r and '1,938 of 2,038' in r and 'linear1' in r and 'larger than the noise' in r
+    tie = accuracy_gap(0.965, 0.955, 200)                   # two images of 200: the embedded set's kind of gap
+    assert not tie.clear and 'within the noise' in repr(tie)
+    same = accuracy_gap(1.0, 1.0, 200)                      # both perfect: the floor keeps se above 0, z is 0
+    assert same.se > 0 and same.z == 0 and not same.clear
+    # the verdict agrees with a simulation: two models of the same true accuracy rarely differ by 3 standard errors
+    gen = torch.Generator().manual_seed(0)
+    a, b = (torch.rand(2000, 500, generator=gen) < 0.95).float().mean(1), (torch.rand(2000, 500, generator=gen) < 0.95).float().mean(1)
+    false_alarms = sum(accuracy_gap(x.item(), y.item(), 500).clear for x, y in zip(a, b))
+    assert false_alarms <= 20, false_alarms                  # 3 standard errors: about 0.3% by chance
+
+
+def test_accuracy_gap_refuses_bad_input():
+    check_fail(lambda: accuracy_gap(97, 95, 200), contains='acc_a must be a fraction')        # percentages, not fractions
+    check_fail(lambda: accuracy_gap(0.9, float('nan'), 200), contains='acc_b must be a fraction')
+    check_fail(lambda: accuracy_gap(0.9, 0.8, 0), contains='n must be a whole number')
+    check_fail(lambda: accuracy_gap(0.9, 0.8, 20.5), contains='n must be a whole number')
