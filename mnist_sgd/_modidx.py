@@ -370,8 +370,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'mnist_sgd.optim.BasicOptim.__repr__': ('optimizer.html#basicoptim.__repr__', 'mnist_sgd/optim.py'),
                                  'mnist_sgd.optim.BasicOptim.step': ('optimizer.html#basicoptim.step', 'mnist_sgd/optim.py'),
                                  'mnist_sgd.optim.BasicOptim.zero_grad': ('optimizer.html#basicoptim.zero_grad', 'mnist_sgd/optim.py'),
-                                 'mnist_sgd.optim._check_lr': ('optimizer.html#_check_lr', 'mnist_sgd/optim.py'),
-                                 'mnist_sgd.optim._check_params': ('optimizer.html#_check_params', 'mnist_sgd/optim.py'),
                                  'mnist_sgd.optim.mnist_dls': ('optimizer.html#mnist_dls', 'mnist_sgd/optim.py'),
                                  'mnist_sgd.optim.train_model': ('optimizer.html#train_model', 'mnist_sgd/optim.py')},
             'mnist_sgd.questionnaire': { 'mnist_sgd.questionnaire.BankError': ( 'lib/questionnaire.html#bankerror',
