@@ -336,6 +336,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'mnist_sgd.learner.Recorder.plot_loss': ('own_learner.html#recorder.plot_loss', 'mnist_sgd/learner.py'),
                                    'mnist_sgd.learner.Recorder.plot_metrics': ( 'own_learner.html#recorder.plot_metrics',
                                                                                 'mnist_sgd/learner.py'),
+                                   'mnist_sgd.learner._check_args': ('own_learner.html#_check_args', 'mnist_sgd/learner.py'),
                                    'mnist_sgd.learner._name': ('own_learner.html#_name', 'mnist_sgd/learner.py'),
                                    'mnist_sgd.learner._pair': ('own_learner.html#_pair', 'mnist_sgd/learner.py'),
                                    'mnist_sgd.learner._set_lr': ('own_learner.html#_set_lr', 'mnist_sgd/learner.py')},
