@@ -10,7 +10,8 @@ import torch
 
 # %% auto #0
 __all__ = ['as_tensor_arg', 'check_same_shape', 'check_float', 'check_whole', 'check_fraction', 'evaluating', 'check_params',
-           'check_lr', 'check_grads', 'check_count', 'check_class_targs', 'check_square', 'check_two_digits']
+           'check_lr', 'check_grads', 'check_count', 'check_class_targs', 'check_square', 'check_pair_folder',
+           'check_one_score']
 
 # %% ../nbs/lib/checks.ipynb #4c0cb0ee
 def as_tensor_arg(
@@ -211,74 +212,27 @@ def check_square(
     "Refuse anything but a square matrix (a confusion matrix has one row and one column per class)."
     if m.ndim != 2 or m.shape[0] != m.shape[1]: raise ValueError(f"{fname} expects a square n×n matrix, got shape {tuple(m.shape)}")
 
-# %% ../nbs/lib/checks.ipynb #lb-pair-verdict
-def _pair_verdict(acc:float, base:float, n:int, majority:float, positive:int, other:int, what:str):
-    "The verdict line of `check_two_digits`, and the `accuracy_gap` behind it."
-    from mnist_sgd.training import accuracy_gap
-    gap = accuracy_gap(base, acc, n, names=('pixel baseline', 'your model'))
-    wrong, base_wrong, pts = round((1 - acc) * n), round((1 - base) * n), abs(100 * (acc - base))
-    score = f"Your model gets {acc:.1%} of the {what} right; the pixel baseline, on the same images, {base:.1%}."
-    if acc > base and gap.clear:
-        v = (f"✓ {score} You beat it by {pts:.1f} points: {wrong:,} mistakes instead of {base_wrong:,}, a gap of "
-             f"{gap.z:.1f} standard errors, larger than the noise.")
-    elif acc > base:
-        v = (f"≈ {score} Ahead by {pts:.1f} points ({wrong:,} mistakes instead of {base_wrong:,}), but that is {gap.z:.1f} "
-             f"standard errors, within the noise of {n:,} images (a real difference needs about 3): on this many images it could "
-             f"be luck. More validation images (the full download has ten times as many) would tell.")
-    elif acc < (1 - majority) - 0.05:
-        v = (f"✗ {score} That is worse than always giving the same answer: are your targets 1 for {positive}? If you "
-             f"trained with positive={other}, check with positive={other}.")
-    elif acc <= majority + 1e-9:
-        v = (f"✗ {score} That is no better than always answering the more common digit ({majority:.1%}): the model has not "
-             f"learned yet. Train for more epochs or with a larger learning rate.")
-    else:
-        v = (f"✗ {score} It does not beat the baseline ({wrong:,} mistakes against {base_wrong:,}; "
-             f"{pts:.1f} points short). Train longer, or try another learning rate.")
-    return v, gap
-
-# %% ../nbs/lib/checks.ipynb #lb-pair-check
-def check_two_digits(
-    model, # a trained model: N×784 pixels in, N×1 scores out, positive above 0 (as `mnist_loss` trains it)
-    path, # a folder from `mnist_sample(digits=(a, b))`, with train/ and valid/ of two digits
-    positive:int, # the digit your targets marked 1
-    verbose:bool=True, # print the verdict
-) -> dict:
-    "How `model` does on the validation images of `path`, against the pixel-similarity baseline on the same images."
-    from pathlib import Path
-    from mnist_sgd.data import load_digits
-    from mnist_sgd.baseline import baseline_accuracy
-    from mnist_sgd.training import binary_xy
-    tr, va = ('train', 'valid') if (Path(path)/'train').is_dir() else ('training', 'testing')
-    x, y = load_digits(path, tr); vx, vy = load_digits(path, va)
-    digits = sorted(set(y.tolist()) | set(vy.tolist()))
+# %% ../nbs/lib/checks.ipynb #lb-pair-guards
+def check_pair_folder(
+    digits:list, # the digits found in the folder
+    positive, # the digit the caller's targets marked 1
+    path, # the folder, for the message
+    fname:str='check_two_digits', # the function that asks, for the message
+):
+    "Refuse a folder that does not hold exactly two digits, or a `positive` that is not one of them."
     if len(digits) != 2:
-        raise ValueError(f"check_two_digits: {path} holds the digits {digits}; it needs exactly two, as mnist_sample(digits=(a, b)) gives.")
+        raise ValueError(f"{fname}: {path} holds the digits {digits}; it needs exactly two, as mnist_sample(digits=(a, b)) gives.")
     if positive not in digits:
-        raise ValueError(f"check_two_digits: positive={positive!r} is not one of the folder's digits {digits}; "
+        raise ValueError(f"{fname}: positive={positive!r} is not one of the folder's digits {digits}; "
                          f"pass the digit your targets marked 1, e.g. positive={digits[0]}.")
-    other = digits[1] if positive == digits[0] else digits[0]
-    base = baseline_accuracy(vx[vy == positive], vx[vy == other], x[y == positive].mean(0), x[y == other].mean(0))['overall']
-    xs, ys = binary_xy(vx, vy, positive=positive)
-    dev = next(iter(model.parameters()), torch.zeros(0)).device if isinstance(model, torch.nn.Module) else torch.device('cpu')
-    with evaluating(model): preds = model(xs.to(dev))
+
+def check_one_score(
+    preds, # what the model returned for N images
+    fname:str='check_two_digits', # the function that asks, for the message
+):
+    "Refuse model outputs that are not a tensor of one score per image, shape (N, 1) or (N,)."
     if not isinstance(preds, torch.Tensor):
-        raise TypeError(f"check_two_digits: the model returned a {type(preds).__name__}, not a tensor of scores.")
+        raise TypeError(f"{fname}: the model returned a {type(preds).__name__}, not a tensor of scores.")
     if preds.ndim == 2 and preds.shape[1] != 1:
-        raise ValueError(f"check_two_digits: the model gives {preds.shape[1]} scores per image (shape {tuple(preds.shape)}); this check "
+        raise ValueError(f"{fname}: the model gives {preds.shape[1]} scores per image (shape {tuple(preds.shape)}); this check "
                          f"needs one score per image, shape (N, 1), as a model trained with mnist_loss gives (nn.Linear(784, 1), simple_net()).")
-    check_same_shape(preds, ys, 'check_two_digits')
-    preds, n = preds.detach().float().cpu(), len(ys)
-    res = dict(accuracy=float('nan'), baseline=base, beats_baseline=False, clear=False, margin=float('nan'), n_valid=n,
-               mistakes=None, baseline_mistakes=round((1 - base) * n), gap=None)
-    what = f"{n:,} validation images ({positive}s and {other}s)"
-    if not torch.isfinite(preds).all():
-        res['verdict'] = (f"✗ The model's outputs contain NaN or inf: training blew up. Lower the learning rate, make a fresh model "
-                          f"and train again. (The pixel baseline gets {base:.1%} of the {what} right.)")
-    else:
-        acc = ((preds > 0).float() == ys).float().mean().item()   # the rule of batch_accuracy: sigmoid(pred) > 0.5
-        majority = max(ys.mean().item(), 1 - ys.mean().item())
-        res['verdict'], gap = _pair_verdict(acc, base, n, majority, positive, other, what)
-        res.update(accuracy=acc, beats_baseline=acc > base, clear=acc > base and gap.clear, margin=acc - base,
-                   mistakes=round((1 - acc) * n), gap=gap)
-    if verbose: print(res['verdict'])
-    return res

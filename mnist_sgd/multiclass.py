@@ -4,10 +4,14 @@
 
 # %% ../nbs/07_full_mnist.ipynb #e998ce81
 from __future__ import annotations
+from pathlib import Path
 import torch
 import matplotlib.pyplot as plt
-from .checks import as_tensor_arg, check_float, check_class_targs, check_square, evaluating, check_two_digits
-_all_ = ['check_two_digits']   # the "your turn" check lives in mnist_sgd.checks; this module hands it on
+from .checks import (as_tensor_arg, check_float, check_same_shape, evaluating, check_class_targs, check_square,
+                              check_pair_folder, check_one_score)
+from .data import load_digits
+from .baseline import baseline_accuracy
+from .training import binary_xy, accuracy_gap
 
 # %% auto #0
 __all__ = ['softmax', 'logsumexp', 'log_softmax', 'cross_entropy', 'multi_accuracy', 'confusion_matrix', 'plot_confusion',
@@ -111,3 +115,61 @@ def most_confused(
     counts, idx = off.flatten().sort(descending=True, stable=True)
     n = cm.shape[1]
     return [(int(i) // n, int(i) % n, int(c)) for c, i in zip(counts[:k], idx[:k]) if c >= min_count]
+
+# %% ../nbs/07_full_mnist.ipynb #lb07verdict
+def _pair_verdict(acc:float, base:float, n:int, majority:float, positive:int, other:int, what:str):
+    "The verdict line of `check_two_digits`, and the `accuracy_gap` behind it."
+    gap = accuracy_gap(base, acc, n, names=('pixel baseline', 'your model'))
+    wrong, base_wrong, pts = round((1 - acc) * n), round((1 - base) * n), abs(100 * (acc - base))
+    score = f"Your model gets {acc:.1%} of the {what} right; the pixel baseline, on the same images, {base:.1%}."
+    if acc > base and gap.clear:
+        v = (f"✓ {score} You beat it by {pts:.1f} points: {wrong:,} mistakes instead of {base_wrong:,}, a gap of "
+             f"{gap.z:.1f} standard errors, larger than the noise.")
+    elif acc > base:
+        v = (f"≈ {score} Ahead by {pts:.1f} points ({wrong:,} mistakes instead of {base_wrong:,}), but that is {gap.z:.1f} "
+             f"standard errors, within the noise of {n:,} images (a real difference needs about 3): on this many images it could "
+             f"be luck. More validation images (the full download has ten times as many) would tell.")
+    elif acc < (1 - majority) - 0.05:
+        v = (f"✗ {score} That is worse than always giving the same answer: are your targets 1 for {positive}? If you "
+             f"trained with positive={other}, check with positive={other}.")
+    elif acc <= majority + 1e-9:
+        v = (f"✗ {score} That is no better than always answering the more common digit ({majority:.1%}): the model has not "
+             f"learned yet. Train for more epochs or with a larger learning rate.")
+    else:
+        v = (f"✗ {score} It does not beat the baseline ({wrong:,} mistakes against {base_wrong:,}; "
+             f"{pts:.1f} points short). Train longer, or try another learning rate.")
+    return v, gap
+
+# %% ../nbs/07_full_mnist.ipynb #lb07check
+def check_two_digits(
+    model, # a trained model: N×784 pixels in, N×1 scores out, positive above 0 (as `mnist_loss` trains it)
+    path, # a folder from `mnist_sample(digits=(a, b))`, with train/ and valid/ of two digits
+    positive:int, # the digit your targets marked 1
+    verbose:bool=True, # print the verdict
+) -> dict:
+    "How `model` does on the validation images of `path`, against the pixel-similarity baseline on the same images."
+    tr, va = ('train', 'valid') if (Path(path)/'train').is_dir() else ('training', 'testing')
+    (x, y), (vx, vy) = load_digits(path, tr), load_digits(path, va)
+    digits = sorted(set(y.tolist()) | set(vy.tolist()))
+    check_pair_folder(digits, positive, path)
+    other = digits[1] if positive == digits[0] else digits[0]
+    base = baseline_accuracy(vx[vy == positive], vx[vy == other], x[y == positive].mean(0), x[y == other].mean(0))['overall']
+    xs, ys = binary_xy(vx, vy, positive=positive)
+    dev = next(iter(model.parameters()), torch.zeros(0)).device if isinstance(model, torch.nn.Module) else torch.device('cpu')
+    with evaluating(model): preds = model(xs.to(dev))
+    check_one_score(preds); check_same_shape(preds, ys, 'check_two_digits')
+    preds, n = preds.detach().float().cpu(), len(ys)
+    res = dict(accuracy=float('nan'), baseline=base, beats_baseline=False, clear=False, margin=float('nan'), n_valid=n,
+               mistakes=None, baseline_mistakes=round((1 - base) * n), gap=None)
+    what = f"{n:,} validation images ({positive}s and {other}s)"
+    if not torch.isfinite(preds).all():
+        res['verdict'] = (f"✗ The model's outputs contain NaN or inf: training blew up. Lower the learning rate, make a fresh model "
+                          f"and train again. (The pixel baseline gets {base:.1%} of the {what} right.)")
+    else:
+        acc = ((preds > 0).float() == ys).float().mean().item()   # the rule of batch_accuracy: sigmoid(pred) > 0.5
+        majority = max(ys.mean().item(), 1 - ys.mean().item())
+        res['verdict'], gap = _pair_verdict(acc, base, n, majority, positive, other, what)
+        res.update(accuracy=acc, beats_baseline=acc > base, clear=acc > base and gap.clear, margin=acc - base,
+                   mistakes=round((1 - acc) * n), gap=gap)
+    if verbose: print(res['verdict'])
+    return res

@@ -266,7 +266,7 @@ def test_check_two_digits_good_model_beats_baseline(pair, capsys):
 
 def test_check_two_digits_says_when_a_lead_is_noise(pair24, capsys):
     "A model a few images ahead of the baseline on 200 images is not reported as beating it (issue 16): the verdict says noise."
-    from mnist_sgd.checks import _pair_verdict
+    from mnist_sgd.multiclass import _pair_verdict
     v, gap = _pair_verdict(0.97, 0.955, 200, 0.5, 2, 4, '200 validation images (2s and 4s)')
     assert v.startswith('≈') and 'within the noise of 200 images' in v and not gap.clear, v
     v, gap = _pair_verdict(0.97, 0.905, 2038, 0.5, 3, 7, '2,038 validation images (3s and 7s)')
