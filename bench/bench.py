@@ -179,8 +179,8 @@ def _real_size_home(arg: str | None) -> tuple[str | None, str]:
 def _course_once(lessons, source, fastai_home, device_arg, jobs):
     "Run the course as `mnist-sgd course --source SOURCE --jobs JOBS` does, with FASTAI_HOME=fastai_home; (runs, wall seconds, peak kernel RSS)."
     from fastai.data.external import fastai_cfg
-    from mnist_sgd.cli import _prefetch_data
-    from mnist_sgd.runner import run_course
+    from mnist_sgd.course.cli import _prefetch_data
+    from mnist_sgd.course.runner import run_course
     os.environ['FASTAI_HOME'] = fastai_home; fastai_cfg.cache_clear()
     env = {'MNIST_SGD_SOURCE': source, 'MNIST_SGD_DEVICE': device_arg, 'FASTAI_HOME': fastai_home}
     samples, stop = [], threading.Event()
@@ -198,8 +198,8 @@ def _course_once(lessons, source, fastai_home, device_arg, jobs):
 
 def bench_course(device_arg, jobs, real=None, only=None):
     "Every lesson through the runner, on the embedded subset and on real-size data; per-lesson times side by side."
-    from mnist_sgd.lessons import course_notebooks, find_nbs
-    from mnist_sgd.runner import fmt_result
+    from mnist_sgd.course.lessons import course_notebooks, find_nbs
+    from mnist_sgd.course.runner import fmt_result
     lessons = course_notebooks(find_nbs(), only)
     home, what = _real_size_home(real)
     sets = {'embedded': _course_once(lessons, 'embedded', tempfile.mkdtemp(prefix='bench_fastai_'), device_arg, jobs)}  # a fresh data folder, as on a new machine

@@ -15,11 +15,11 @@ from .training import *
 from .optim import *
 from .nonlinear import *
 from .multiclass import *
-from .questionnaire import *
-from .fit_widget import *
-from .baseline_widget import *
-from .draw_widget import *
-from .report import *
+from .quiz.questionnaire import *
+from .widgets.fit import *
+from .widgets.baseline import *
+from .widgets.draw import *
+from .course.report import *
 from .learner import EVENTS, ProgressCB, Learner as HandLearner, Callback as HandCallback, Recorder as HandRecorder
 # Names that fastai.vision.all also exports, with other meanings: ours come in under names of their own.
 from .training import sigmoid as hand_sigmoid

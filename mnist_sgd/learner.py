@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 from fastcore.basics import patch
 from fastprogress.fastprogress import master_bar, progress_bar
 from .core import default_device
-from .checks import check_lr, check_count
+from .checks import check_lr, check_whole
 from .optim import BasicOptim
 
 # %% auto #0
@@ -205,7 +205,7 @@ def fit(self:Learner,
         reset_opt:bool=False, # make a new optimizer even if an earlier `fit` made one
        ):
     "Train for `epochs` epochs at learning rate `lr`."
-    epochs, lr = check_count(epochs, 'Learner.fit', 'epochs'), check_lr(lr, 'Learner.fit')
+    epochs, lr = check_whole(epochs, 'Learner.fit', 'epochs'), check_lr(lr, 'Learner.fit')
     self.dev = default_device() if self.device is None else torch.device(self.device)
     self.model.to(self.dev)
     for dl in (self.train_dl, self.valid_dl):

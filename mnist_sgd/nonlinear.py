@@ -5,7 +5,7 @@
 # %% ../nbs/06_nonlinearity.ipynb #ba3bc904
 from __future__ import annotations
 from torch import nn
-from .checks import check_count
+from .checks import check_whole
 
 # %% auto #0
 __all__ = ['simple_net']
@@ -17,5 +17,5 @@ def simple_net(
     n_out:int=1, # outputs per item: 1 for a 3-vs-7 score
 ) -> nn.Sequential:
     "A small neural net: Linear(n_in, n_hidden) → ReLU → Linear(n_hidden, n_out)."
-    n_in, n_hidden, n_out = (check_count(v, 'simple_net', k) for k, v in (('n_in', n_in), ('n_hidden', n_hidden), ('n_out', n_out)))
+    n_in, n_hidden, n_out = (check_whole(v, 'simple_net', k) for k, v in (('n_in', n_in), ('n_hidden', n_hidden), ('n_out', n_out)))
     return nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, n_out))

@@ -9,7 +9,7 @@ import math, random
 import torch
 from torch import nn
 from .core import default_device
-from .checks import check_params, check_lr, check_grads, check_count
+from .checks import check_params, check_lr, check_grads, check_whole
 from .data import load_digits
 from .training import binary_xy, mnist_loss, batch_accuracy, train_epoch, validate_epoch, TensorBatches
 
@@ -45,7 +45,7 @@ def train_model(
     verbose:bool=False, # print the metric after each epoch
 ) -> list[float]:
     "Train for `epochs` epochs; returns the validation metric after each one."
-    epochs = check_count(epochs, 'train_model', 'epochs')   # -1 or 2.5 epochs: an error, not an empty list
+    epochs = check_whole(epochs, 'train_model', 'epochs')   # -1 or 2.5 epochs: an error, not an empty list
     device = default_device() if device is None else torch.device(device)
     if isinstance(model, nn.Module): model.to(device)
     for dl in (train_dl, valid_dl):

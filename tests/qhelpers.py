@@ -5,7 +5,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from mnist_sgd.core import plot_function
-from mnist_sgd.questionnaire import CheckResult, question
+from mnist_sgd.quiz.questionnaire import CheckResult, question
 
 
 @pytest.fixture(autouse=True)  # imported by each questionnaire test module

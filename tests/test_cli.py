@@ -5,12 +5,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 import mnist_sgd
-from mnist_sgd import cli, lessons as lessons_mod
-from mnist_sgd.cli import main
-from mnist_sgd.doctor import doctor_lines
-from mnist_sgd.lessons import CourseError, course_notebooks, find_nbs
-from mnist_sgd.report import collect_results, report
-from mnist_sgd.runner import NotebookRun, results_table, run_course
+from mnist_sgd.course import cli, lessons as lessons_mod
+from mnist_sgd.course.cli import main
+from mnist_sgd.course.doctor import doctor_lines
+from mnist_sgd.course.lessons import CourseError, course_notebooks, find_nbs
+from mnist_sgd.course.report import collect_results, report
+from mnist_sgd.course.runner import NotebookRun, results_table, run_course
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ def tiny(tmp_path_factory):
     "A course of two lessons (one passes, one fails) plus an index notebook that is not a lesson."
     nbs = tmp_path_factory.mktemp('tiny_course')
     _write(nbs, '01_passes.ipynb', '# # A lesson that works\n> It draws a line and reports numbers.',
-           'import os, sys, matplotlib.pyplot as plt\nfrom mnist_sgd.report import report',
+           'import os, sys, matplotlib.pyplot as plt\nfrom mnist_sgd.course.report import report',
            'plt.figure(figsize=(2, 1.5)); plt.plot([0, 1], [1, 0]); plt.show()',
            '#| eval: false\nraise RuntimeError("cells marked eval: false are skipped")',
            '#| slow\nraise RuntimeError("cells with a tst_flag are skipped")',
@@ -88,7 +88,7 @@ def test_find_nbs_without_a_checkout_says_how_to_get_the_notebooks(tmp_path, mon
 def test_course_notebooks_in_order_without_index(tiny):
     assert [p.name for p in course_notebooks(tiny)] == ['01_passes.ipynb', '02_fails.ipynb']
     real = [p.name for p in course_notebooks(REPO/'nbs')]
-    assert real[:2] == ['01_data.ipynb', '02_pixel_similarity.ipynb'] and real == sorted(real) and 'index.ipynb' not in real
+    assert real[:2] == ['01_images.ipynb', '02_pixel_similarity.ipynb'] and real == sorted(real) and 'index.ipynb' not in real
     assert not any(name.startswith(('00_', '10_')) for name in real)  # library notebooks live in nbs/lib, not among the lessons
 
 
@@ -154,7 +154,7 @@ def test_timeout_fails_the_lesson(tmp_path, capsys):
 
 
 def test_flags_run_flagged_cells_too(tmp_path, capsys):
-    _write(tmp_path, '01_flagged.ipynb', "#| slow\nfrom mnist_sgd.report import report; report(slow_ran=1)")
+    _write(tmp_path, '01_flagged.ipynb', "#| slow\nfrom mnist_sgd.course.report import report; report(slow_ran=1)")
     assert main(['course', '--nbs', str(tmp_path)]) == 0 and 'slow_ran' not in capsys.readouterr().out
     assert main(['course', '--nbs', str(tmp_path), '--flags', 'slow']) == 0 and 'slow_ran=1' in capsys.readouterr().out
 
@@ -259,7 +259,7 @@ def test_doctor_data_offline(monkeypatch, fresh_fastai_home):
 
 
 def test_doctor_answers_file(monkeypatch, tmp_path):
-    from mnist_sgd.questionnaire import answers_path
+    from mnist_sgd.quiz.questionnaire import answers_path
     monkeypatch.delenv('MNIST_SGD_ANSWERS', raising=False)
     monkeypatch.setenv('MNIST_SGD_HOME', str(tmp_path))
     assert answers_path() == tmp_path/'questionnaire.json'  # the doctor reports the questionnaire's own location
@@ -280,7 +280,7 @@ def test_cuda_without_a_gpu_is_refused_before_running(tiny, capsys):
 def test_jobs_fetch_the_data_once_before_lessons_start(tmp_path, fresh_fastai_home, capsys):
     for i in (1, 2):
         _write(tmp_path, f'0{i}_data.ipynb', "from mnist_sgd.data import mnist_sample, data_root\n"
-               "import os\nfrom mnist_sgd.report import report\n"
+               "import os\nfrom mnist_sgd.course.report import report\n"
                "report(images=len(list((mnist_sample()/'train'/'3').iterdir())), threads=os.environ.get('OMP_NUM_THREADS'))")
     assert main(['course', '--nbs', str(tmp_path), '--jobs', '2']) == 0
     threads = os.environ.get('OMP_NUM_THREADS') or str(max(1, os.cpu_count() // 2))  # each kernel gets its share of the cores
@@ -331,7 +331,7 @@ def test_bad_out_and_html_paths_are_refused_before_the_course_runs(tiny, tmp_pat
 
 def test_a_read_only_out_folder_is_refused(tiny, tmp_path):
     ro = tmp_path/'ro'; ro.mkdir(); ro.chmod(0o555)
-    code = (f"import sys; from mnist_sgd.cli import main; sys.exit(main(['course', '--nbs', {str(tiny)!r}, '--out', {str(ro/'x')!r}]))")
+    code = (f"import sys; from mnist_sgd.course.cli import main; sys.exit(main(['course', '--nbs', {str(tiny)!r}, '--out', {str(ro/'x')!r}]))")
     r = subprocess.run([*_unprivileged(), sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stdout + r.stderr
     assert f'--out {ro/"x"}: cannot write there (Permission denied)' in r.stderr and 'Running' not in r.stdout
@@ -363,7 +363,7 @@ def test_the_figure_check_counts_every_kind_of_mark():
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from mnist_sgd.runner import empty_panels
+    from mnist_sgd.course.runner import empty_panels
     fig, axs = plt.subplots(1, 6)
     axs[0].plot([]); axs[1].bar([1], [2]); axs[2].scatter([1], [2]); axs[3].text(.5, .5, 'hi'); axs[4].hist([1, 2, 2])
     axs[5].set_title('empty')
@@ -410,7 +410,7 @@ def test_doctor_reports_the_platform_and_widgets(monkeypatch):
 
 
 def test_doctor_flags_windows_workers_and_a_cpu_colab(monkeypatch):
-    from mnist_sgd import doctor
+    from mnist_sgd.course import doctor
     monkeypatch.setattr(doctor, 'platform_kind', lambda: 'windows')
     assert any(l.startswith('! Windows: a DataLoader with num_workers > 0') for l in doctor_lines(timeout=0.5))
     monkeypatch.setattr(doctor, 'platform_kind', lambda: 'colab')
@@ -422,7 +422,7 @@ def test_doctor_flags_windows_workers_and_a_cpu_colab(monkeypatch):
 
 
 def test_doctor_flags_a_jupyter_without_the_widget_extension(tmp_path, monkeypatch):
-    from mnist_sgd import doctor
+    from mnist_sgd.course import doctor
     line = doctor._widget_lines('linux', [tmp_path])[0]
     assert line.startswith("! JupyterLab's widget extension is missing (@jupyter-widgets/jupyterlab-manager, ipycanvas)")
     assert 'pip install jupyterlab_widgets ipycanvas' in line
@@ -442,7 +442,7 @@ def test_doctor_flags_mnist_sgd_home_that_is_a_file(tmp_path, monkeypatch, capsy
 def test_doctor_flags_a_read_only_data_folder(tmp_path):
     ro = tmp_path/'fastai'; (ro/'data').mkdir(parents=True); (ro/'data').chmod(0o555)
     env = {**os.environ, 'FASTAI_HOME': str(ro), 'MNIST_SGD_SOURCE': 'embedded'}
-    code = "from mnist_sgd.doctor import _data_lines; print('\\n'.join(_data_lines(0.5)))"
+    code = "from mnist_sgd.course.doctor import _data_lines; print('\\n'.join(_data_lines(0.5)))"
     r = subprocess.run([*_unprivileged(), sys.executable, '-c', code], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stderr
     line = next(l for l in r.stdout.splitlines() if 'read-only' in l)  # the doctor's own check, or the data module's data_status
@@ -451,7 +451,7 @@ def test_doctor_flags_a_read_only_data_folder(tmp_path):
 
 def test_doctor_shows_the_data_modules_own_findings(monkeypatch):
     import mnist_sgd.data
-    from mnist_sgd import doctor
+    from mnist_sgd.course import doctor
     monkeypatch.setattr(mnist_sgd.data, 'data_status', lambda: [('ok', 'Data folder: /x (writable)', ''), ('warn', 'a finding', 'advice')], raising=False)
     lines = doctor._data_lines(0.5)
     assert lines[:2] == ['✓ Data folder: /x (writable)', '! a finding — advice']
@@ -459,7 +459,7 @@ def test_doctor_shows_the_data_modules_own_findings(monkeypatch):
 
 def test_doctor_uses_the_modules_own_status_checks_when_they_exist(monkeypatch):
     import types
-    from mnist_sgd import doctor
-    fake = types.ModuleType('mnist_sgd.answers'); fake.answers_status = lambda: (False, 'answers file is locked by another kernel')
-    monkeypatch.setitem(sys.modules, 'mnist_sgd.answers', fake)
+    from mnist_sgd.course import doctor
+    fake = types.ModuleType('mnist_sgd.quiz.answers'); fake.answers_status = lambda: (False, 'answers file is locked by another kernel')
+    monkeypatch.setitem(sys.modules, 'mnist_sgd.quiz.answers', fake)
     assert doctor._answers_lines() == ['✗ Questionnaire answers cannot be saved: answers file is locked by another kernel']

@@ -281,7 +281,7 @@ def test_second_fit_checks_the_learning_rate(data, lr, word):
 @pytest.mark.parametrize('opt_func', [BasicOptim, torch.optim.SGD])
 def test_fit_checks_the_learning_rate_for_any_optimizer(data, opt_func):
     learn = Learner(_tiny(data), _linear(), mnist_loss, opt_func=opt_func, device='cpu', progress=False)
-    with pytest.raises(ValueError, match='Learner.fit: lr must be positive'): learn.fit(1, -0.5)
+    with pytest.raises(ValueError, match='Learner.fit: lr must be a number above 0'): learn.fit(1, -0.5)
     learn.fit(1, 0.1)
     with pytest.raises(ValueError, match='never move'): learn.fit(2, 0)
 

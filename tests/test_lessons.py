@@ -4,7 +4,7 @@ import ast, json, re
 from functools import lru_cache
 from pathlib import Path
 import pytest
-from mnist_sgd.lessons import COLAB_MARK, colab_cell_source
+from mnist_sgd.course.lessons import COLAB_MARK, colab_cell_source
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT/'nbs').glob('[0-9][0-9]_*.ipynb'))
@@ -16,29 +16,54 @@ def _src(c:dict) -> str: return ''.join(c['source'])
 def _lesson_no(nb:Path) -> int: return int(nb.name.split('_')[0])
 
 
+def _key(py:Path) -> str:
+    "A module's name inside the package: 'training', 'quiz.graders', 'data' (for data/__init__.py)."
+    parts = py.relative_to(ROOT/'mnist_sgd').with_suffix('').parts
+    return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
+
+
 @lru_cache(None)
-def _module_notebook() -> dict:
-    "Each generated module of mnist_sgd, mapped to the notebook it is exported from (its nbdev header names it)."
+def _module_files() -> dict:
+    "Each generated module of mnist_sgd (by its name inside the package), mapped to its file and its notebook."
     out = {}
-    for py in (ROOT/'mnist_sgd').glob('*.py'):
-        m = re.search(r'File to edit: \.\./(nbs/\S+?\.ipynb)', py.read_text(encoding='utf-8'))
-        if m: out[py.stem] = ROOT/m[1]
+    for py in (ROOT/'mnist_sgd').rglob('*.py'):
+        m = re.search(r'File to edit: (?:\.\./)+(nbs/\S+?\.ipynb)', py.read_text(encoding='utf-8'))
+        if m: out[_key(py)] = (py, ROOT/m[1])
     return out
 
 
-def _imported_modules(code:str) -> set[str]:
-    "The mnist_sgd modules that `code` imports (`import mnist_sgd.x`, `from mnist_sgd.x import ...`, `from .x import ...`)."
-    mods = set()
+def _module_notebook() -> dict: return {k: nb for k, (_, nb) in _module_files().items()}
+
+
+def _known(name:str) -> str|None:
+    "The generated module that `name` (a dotted name inside the package) is, or lies in."
+    parts = name.split('.')
+    for i in range(len(parts), 0, -1):
+        if '.'.join(parts[:i]) in _module_files(): return '.'.join(parts[:i])
+    return None
+
+
+def _imported_modules(code:str, package:str='') -> set[str]:
+    """The mnist_sgd modules that `code` imports (`import mnist_sgd.x`, `from mnist_sgd.x import ...`, and relative imports
+    resolved from `package`, the dotted package of the importing module), as names inside the package."""
+    names = set()
     try: tree = ast.parse(code)
-    except SyntaxError: return mods  # a cell with IPython magics: covered by the regex below
+    except SyntaxError: return names  # a cell with IPython magics: covered by the regex below
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module: mods.add(node.module.split('.')[0])
-            elif node.module and node.module.startswith('mnist_sgd.'): mods.add(node.module.split('.')[1])
-            elif node.module == 'mnist_sgd': mods.update(a.name for a in node.names)
+            if node.level:
+                base = package.split('.') if package else []
+                base = base[:len(base) - (node.level - 1)] if node.level > 1 else base
+                head = '.'.join([*base, *([node.module] if node.module else [])])
+            elif node.module and (node.module == 'mnist_sgd' or node.module.startswith('mnist_sgd.')):
+                head = node.module[len('mnist_sgd.'):] if node.module != 'mnist_sgd' else ''
+            else: continue
+            for a in node.names:  # `from mnist_sgd.quiz import graders` imports a module; `from .x import f` a name
+                full = f'{head}.{a.name}' if head else a.name
+                names.add(full if full in _module_files() else head)
         elif isinstance(node, ast.Import):
-            mods.update(a.name.split('.')[1] for a in node.names if a.name.startswith('mnist_sgd.'))
-    return mods
+            names.update(a.name[len('mnist_sgd.'):] for a in node.names if a.name.startswith('mnist_sgd.'))
+    return {k for k in map(_known, filter(None, names)) if k}
 
 
 def _code_of_notebook(nb:Path) -> str:
@@ -49,20 +74,50 @@ def _code_of_notebook(nb:Path) -> str:
 def _rank(module:str) -> int:
     """The latest lesson a module depends on: its own lesson number for a lesson's module, and for a library module the
     highest rank among the modules it imports (0 when it imports no lesson's module)."""
-    nb = _module_notebook().get(module)
-    if nb is None: return 0  # all.py, _modidx.py: not imported by lessons
+    if module not in _module_files(): return 0  # all.py, _modidx.py: not imported by lessons
+    py, nb = _module_files()[module]
     own = _lesson_no(nb) if nb.parent == ROOT/'nbs' and re.match(r'\d\d_', nb.name) else 0
-    code = (ROOT/'mnist_sgd'/f'{module}.py').read_text(encoding='utf-8')
-    deps = [_rank(m) for m in _imported_modules(code) if m != module and m in _module_notebook() and m != 'all']
+    package = module if py.name == '__init__.py' else module.rpartition('.')[0]
+    deps = [_rank(m) for m in _imported_modules(py.read_text(encoding='utf-8'), package) if m != module and m != 'all']
     return max([own, *deps])
+
+
+CHAPTER = ['images', 'baseline', 'sgd', 'training', 'optim', 'nonlinear', 'multiclass', 'learner']
 
 
 def test_there_are_lessons_and_library_notebooks_apart():
     assert len(LESSONS) >= 9, LESSON_IDS
-    lib = sorted((ROOT/'nbs'/'lib').glob('*.ipynb'))
-    assert {'core', 'data', 'report', 'cli'} <= {p.stem for p in lib}
-    # No library machinery is numbered like a lesson, and every lesson's module is exported from a lesson notebook.
+    lib = sorted((ROOT/'nbs'/'lib').rglob('*.ipynb'))
+    assert {'core', 'checks', 'data', 'report', 'cli'} <= {p.stem for p in lib}
+    # No library machinery is numbered like a lesson.
     assert not any(re.match(r'\d', p.name) for p in lib)
+
+
+def test_the_package_shows_the_chapter_apart_from_the_machinery():
+    "The chapter's modules sit at the top, each exported from its lesson; the machinery lives in subpackages."
+    top = sorted(p.stem for p in (ROOT/'mnist_sgd').glob('*.py') if p.stem not in ('__init__', '_modidx', 'all'))
+    assert set(CHAPTER) <= set(top) and len(top) <= 12, top
+    nbs = _module_notebook()
+    assert [nbs[m].parent for m in CHAPTER] == [ROOT/'nbs'] * len(CHAPTER)   # each from a lesson notebook
+    assert all(nbs[m].parent != ROOT/'nbs' for m in top if m not in CHAPTER)  # the rest from library notebooks
+    subs = {p.parent.name for p in (ROOT/'mnist_sgd').glob('*/__init__.py')}
+    assert {'data', 'quiz', 'widgets', 'course'} <= subs, subs
+    for m, nb in nbs.items():  # library notebooks are split the same way as the package
+        if '.' in m or (ROOT/'mnist_sgd'/m).is_dir():
+            assert nb.parent == ROOT/'nbs'/'lib'/m.split('.')[0], (m, nb)
+
+
+@pytest.mark.parametrize('old, new', [('graders', 'quiz.graders'), ('fit_widget', 'widgets.fit'), ('cli', 'course.cli'),
+                                      ('answers', 'quiz.answers'), ('report', 'course.report')])
+def test_old_import_paths_still_work(old, new):
+    "A learner's `import mnist_sgd.graders` gets the very module at its new place, with a warning that names it."
+    import importlib, sys, warnings
+    sys.modules.pop(f'mnist_sgd.{old}', None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        mod = importlib.import_module(f'mnist_sgd.{old}')
+    assert mod is importlib.import_module(f'mnist_sgd.{new}') and mod.__spec__.name == f'mnist_sgd.{new}'
+    assert any(f'mnist_sgd.{new}' in str(w.message) for w in caught if w.category is DeprecationWarning)
 
 
 @pytest.mark.parametrize('nb', LESSONS, ids=LESSON_IDS)
@@ -79,6 +134,8 @@ def test_the_rank_rule_catches_a_forward_import():
     late = max(_module_notebook(), key=_rank)
     assert _rank(late) >= 6, (late, _rank(late))
     assert _imported_modules(f'from mnist_sgd.{late} import x\nimport mnist_sgd.core') == {late, 'core'}
+    assert _imported_modules('from ..baseline import f\nfrom . import fig_png', 'widgets') == {'baseline', 'widgets'}
+    assert _rank('widgets.baseline') == 2 and _rank('quiz.graders') >= 4
 
 
 @pytest.mark.parametrize('nb', LESSONS, ids=LESSON_IDS)
@@ -102,7 +159,7 @@ def test_harness_cells_are_hidden_and_imports_are_visible(nb):
         if re.search(r'^\s*report\(', s, re.M):
             assert s.startswith('#| hide'), f'{nb.name}: the report cell must be hidden:\n{s}'
         if s.startswith('#| hide'):
-            hidden_lib = [ln for ln in s.splitlines() if re.match(r'\s*from mnist_sgd\.(?!report\b|checks\b)', ln)]
+            hidden_lib = [ln for ln in s.splitlines() if re.match(r'\s*from mnist_sgd\.(?!course\.report\b|checks\b)', ln)]
             assert not hidden_lib, f'{nb.name}: a learner needs to see these imports: {hidden_lib}'
 
 

@@ -8,17 +8,17 @@ import pytest
 import torch
 from torch import nn
 import torch.nn.functional as F
-import mnist_sgd.answers as am
-import mnist_sgd.questionnaire as qm
+import mnist_sgd.quiz.answers as am
+import mnist_sgd.quiz.questionnaire as qm
 from mnist_sgd.core import plot_function
-from mnist_sgd.questionnaire import (QUESTIONS, SECTIONS, AnswersFileError, AnswersFileWarning, BankError, CheckResult, Question,
+from mnist_sgd.quiz.questionnaire import (QUESTIONS, SECTIONS, AnswersFileError, AnswersFileWarning, BankError, CheckResult, Question,
                                      answer, answers_path, ask, assess, check, load_answers, load_bank, predict, progress, question,
                                      reveal, save_answers, saved_answer)
 from qhelpers import home, report, solution, solution_code, _odds_neq, _pairs_by_index
 
 ROOT = Path(__file__).resolve().parent.parent
 NB = ROOT/'nbs'/'09_questionnaire.ipynb'
-BANK = ROOT/'mnist_sgd'/'questions.toml'
+BANK = ROOT/'mnist_sgd'/'quiz'/'questions.toml'
 
 # The ids are the keys of learners' saved answers: they must never change. A new question gets a new id.
 EXPECTED_IDS = [
@@ -84,7 +84,7 @@ def test_each_question_text_exists_in_exactly_one_file():
         for line in (l.strip() for l in q.text.splitlines()):
             if len(line) < 40: continue
             holders = [p.relative_to(ROOT).as_posix() for p, text in files if line in text or json.dumps(line)[1:-1] in text]
-            assert holders == ['mnist_sgd/questions.toml'], (q.id, line, holders)
+            assert holders == ['mnist_sgd/quiz/questions.toml'], (q.id, line, holders)
 
 
 def test_a_broken_bank_is_refused_with_the_question_named(tmp_path):
@@ -154,11 +154,11 @@ def test_the_notebook_holds_no_reference_answer_and_no_grading_code():
 
 
 def test_the_notebook_imports_what_learners_need_and_hides_the_harness():
-    from mnist_sgd.lessons import COLAB_MARK
+    from mnist_sgd.course.lessons import COLAB_MARK
     cells = [c for c in _cells() if c['cell_type'] == 'code' and COLAB_MARK not in ''.join(c['source'])]  # Colab-only setup aside
-    assert 'from mnist_sgd.questionnaire import *' in ''.join(cells[0]['source'])
+    assert 'from mnist_sgd.quiz.questionnaire import *' in ''.join(cells[0]['source'])
     hidden = [''.join(c['source']) for c in cells if ''.join(c['source']).startswith('#| hide')]
-    assert len(hidden) == 1 and 'from mnist_sgd.report import report' in hidden[0]
+    assert len(hidden) == 1 and 'from mnist_sgd.course.report import report' in hidden[0]
 
 
 def test_rerunning_the_notebook_keeps_every_answer(monkeypatch, capsys):
@@ -380,7 +380,7 @@ def _bank_v2(tmp_path):
 
 def test_answers_assessments_and_checks_survive_a_kernel_restart_and_a_bank_update(home, tmp_path):
     script = textwrap.dedent("""
-        from mnist_sgd.questionnaire import answer, assess, check, predict
+        from mnist_sgd.quiz.questionnaire import answer, assess, check, predict
         answer('rank3-tensor', 'three axes'); answer('bias', 'an offset'); assess('bias', [1, 3])
         answer('learner-needs', 'data, model, opt_func, loss_func'); assess('learner-needs', [1])
         check('zip-pairs', lambda xs, ys: list(zip(xs, ys))); predict('backward', 'tensor(12.)')

@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 import torch.nn.functional as F
-import mnist_sgd.graders as gm
+import mnist_sgd.quiz.graders as gm
 from mnist_sgd.core import plot_function
-from mnist_sgd.grading import GRADERS
-from mnist_sgd.questionnaire import QUESTIONS, CheckResult, Question, check, question, load_answers, answers_path
+from mnist_sgd.quiz.grading import GRADERS
+from mnist_sgd.quiz.questionnaire import QUESTIONS, CheckResult, Question, check, question, load_answers, answers_path
 from qhelpers import home, report, solution, solution_code, _odds_neq, _pairs_by_index
 
 CODE_IDS = ['list-comprehension', 'rank-vs-shape', 'rmse-and-l1', 'tensor-3x3', 'broadcasting', 'why-mini-batches', 'what-is-loss',
@@ -360,7 +360,7 @@ def test_newer_checks_accept_other_right_answers(qid, value):
 # ---------------------------------------------------------------- ... and name the slips learners of this chapter make
 
 def _other_dls():
-    import mnist_sgd.graders as g
+    import mnist_sgd.quiz.graders as g
     return g._toy_dls(99)
 
 def _bs_left(s1, s2):

@@ -2,9 +2,9 @@
 import json, os, stat, subprocess, sys, textwrap, time, warnings
 from pathlib import Path
 import pytest
-import mnist_sgd.answers as am
-from mnist_sgd.answers import answers_status, lock_path, update, entry
-from mnist_sgd.questionnaire import (AnswersFileError, AnswersFileWarning, Question, answer, answers_path, assess, check, load_answers,
+import mnist_sgd.quiz.answers as am
+from mnist_sgd.quiz.answers import answers_status, lock_path, update, entry
+from mnist_sgd.quiz.questionnaire import (AnswersFileError, AnswersFileWarning, Question, answer, answers_path, assess, check, load_answers,
                                      predict, progress, save_answers, saved_answer)
 from qhelpers import home
 
@@ -117,7 +117,7 @@ def test_a_read_only_answers_file_is_never_replaced_nor_its_mode_changed():
 def test_a_read_only_file_is_refused_for_an_unprivileged_user_too(tmp_path):
     "As root the mode bits are what protect the file; without root's capabilities the system refuses as well."
     f = tmp_path/'ro.json'; save_answers({'answers': {'bias': {'text': 'keep'}}}, f); f.chmod(0o444)
-    code = ("import sys; from mnist_sgd.questionnaire import answer, AnswersFileError\n"
+    code = ("import sys; from mnist_sgd.quiz.questionnaire import answer, AnswersFileError\n"
             "try: answer('bias', 'x', path=sys.argv[1])\nexcept AnswersFileError as e: print('refused:', e)")
     cmd = [sys.executable, '-c', code, str(f)]
     if os.geteuid() == 0 and subprocess.run(['which', 'setpriv'], capture_output=True).returncode == 0:
@@ -141,7 +141,7 @@ def test_a_folder_that_cannot_be_written_gives_a_clear_error(tmp_path, monkeypat
 
 WRITER = textwrap.dedent("""
     import sys
-    from mnist_sgd.questionnaire import Question, answer
+    from mnist_sgd.quiz.questionnaire import Question, answer
     name, n = sys.argv[1], int(sys.argv[2])
     qs = [Question(f'{name}-{i}', 't', f'Question {i} of {name}?', 'An answer long enough.', ('one point', 'two points')) for i in range(n)]
     for i in range(n): answer(f'{name}-{i}', f'answer {i} from {name}', questions=qs)
@@ -161,7 +161,7 @@ def test_three_processes_each_saving_100_answers_keep_all_of_them(home):
 
 CHECKER = textwrap.dedent("""
     import sys, time
-    from mnist_sgd.questionnaire import check
+    from mnist_sgd.quiz.questionnaire import check
     right = lambda xs, ys: list(zip(xs, ys))
     wrong = lambda xs, ys: list(zip(ys, xs))
     end = time.monotonic() + float(sys.argv[1]); n = 0
@@ -190,7 +190,7 @@ def test_the_lock_times_out_with_a_message(monkeypatch):
     other = FileLock(str(lock_path(saved_file()))); other.acquire()
     try:
         monkeypatch.setattr(am, 'LOCK_TIMEOUT', 0.3)
-        code = ("import mnist_sgd.answers as am; am.LOCK_TIMEOUT = 0.3\nfrom mnist_sgd.questionnaire import answer, AnswersFileError\n"
+        code = ("import mnist_sgd.quiz.answers as am; am.LOCK_TIMEOUT = 0.3\nfrom mnist_sgd.quiz.questionnaire import answer, AnswersFileError\n"
                 "try: answer('bias', 'second')\nexcept AnswersFileError as e: print('refused:', e)")
         out = subprocess.run([sys.executable, '-c', code], env=_env(MNIST_SGD_HOME=os.environ['MNIST_SGD_HOME']), capture_output=True, text=True, timeout=120)
     finally: other.release()

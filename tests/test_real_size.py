@@ -53,11 +53,11 @@ def _table(stdout:str) -> list[tuple[str, str, str]]:
 
 
 def test_every_lesson_passes_on_full_size_data(standin_home, tmp_path):
-    from mnist_sgd.lessons import course_notebooks, find_nbs
+    from mnist_sgd.course.lessons import course_notebooks, find_nbs
     lessons = [p.stem for p in course_notebooks(find_nbs())]
     env = {**os.environ, 'FASTAI_HOME': str(standin_home), 'MNIST_SGD_HOME': str(tmp_path/'home'), 'PYTHONPATH': os.pathsep.join([str(ROOT), *filter(None, [os.environ.get('PYTHONPATH')])])}
     env.pop('MNIST_SGD_SOURCE', None)
-    r = subprocess.run([sys.executable, '-m', 'mnist_sgd.cli', 'course', '--source', 'fastai', '--jobs', '2'],
+    r = subprocess.run([sys.executable, '-m', 'mnist_sgd.course.cli', 'course', '--source', 'fastai', '--jobs', '2'],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     report = r.stdout[r.stdout.find('notebook '):]  # the table, then each failing cell
     tail = (report if len(report) < 12000 else report[:12000] + '\n…') + '\n' + r.stderr[-2000:]

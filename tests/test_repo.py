@@ -98,7 +98,7 @@ def test_readme_has_steps_for_windows_wsl2_and_colab():
 def test_colab_cell_tool_on_copies_of_the_lessons(tmp_path):
     import importlib.util, types
     from unittest import mock
-    from mnist_sgd.lessons import COLAB_MARK
+    from mnist_sgd.course.lessons import COLAB_MARK
     lessons = sorted((ROOT/'nbs').glob('[0-9]*.ipynb'))
     stripped = {}
     for nb in lessons:  # copies without the cell, as a lesson written before the cell existed

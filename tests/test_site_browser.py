@@ -2,7 +2,7 @@
 import os, shutil
 from pathlib import Path
 import pytest
-from mnist_sgd.cli import main
+from mnist_sgd.course.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO/'artifacts'
@@ -57,7 +57,7 @@ def test_index_lists_the_lessons_with_their_pictures(browser, site):
     page.goto((site/'index.html').as_uri(), wait_until='load')
     assert page.title() == 'mnist_sgd: the course'
     links = page.eval_on_selector_all('table a', 'as => as.map(a => a.getAttribute("href"))')
-    assert links == ['01_data.html', '02_pixel_similarity.html']
+    assert links == ['01_images.html', '02_pixel_similarity.html']
     assert page.locator('td.ok').count() == 2
     widths = _image_widths(page)
     assert len(widths) == 2 and all(w > 0 for w in widths), widths  # a thumbnail of each lesson's first picture
@@ -70,13 +70,13 @@ def test_a_lesson_renders_with_its_plots_and_links_on(browser, site):
     page.goto((site/'index.html').as_uri())
     page.click('text=Images are numbers')
     page.wait_for_load_state('load')
-    assert page.url.endswith('/01_data.html')
+    assert page.url.endswith('/01_images.html')
     assert page.locator('h1').first.inner_text().startswith('Images are numbers')
     widths = _image_widths(page)
     assert len(widths) >= 2 and all(w > 0 for w in widths), widths
     assert page.locator('.jp-OutputArea-output').count() > 3  # outputs made it into the page
     page.locator('img').first.scroll_into_view_if_needed()
-    _shot(page, 'site_lesson_01_data.png')
+    _shot(page, 'site_lesson_01_images.png')
     page.locator('nav.mnist-sgd-nav a[href="02_pixel_similarity.html"]').first.click()  # next lesson
     page.wait_for_load_state('load')
     assert page.url.endswith('/02_pixel_similarity.html') and all(w > 0 for w in _image_widths(page))

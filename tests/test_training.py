@@ -6,7 +6,6 @@ from torch import nn
 # imported under other names so that pytest does not collect them as tests
 from fastcore.test import test_eq as check_eq, test_close as check_close, test_fail as check_fail
 import warnings
-from unittest import mock
 from mnist_sgd import training
 from mnist_sgd.training import (binary_xy, init_params, linear1, sigmoid, mnist_loss, batch_accuracy, TensorBatches,
                                 calc_grad, train_epoch, validate_epoch, batch_size_for, as_count, accuracy_gap)
@@ -45,8 +44,25 @@ def test_binary_xy_shapes_and_targets():
 def test_binary_xy_errors():
     x = torch.rand(6, 28, 28); y = torch.tensor([3, 7, 3, 3, 7, 7])
     check_fail(lambda: binary_xy(x, y, positive=5), contains='no label equals positive=5')
-    check_fail(lambda: binary_xy(x[:4], y), contains='4 images but 6 labels')
+    check_fail(lambda: binary_xy(x[:4], y), contains='x has 4 rows but y has 6')
     check_fail(lambda: binary_xy(x, y[:, None]), contains='1-D tensor')
+    check_eq(binary_xy(x, y, positive=torch.tensor(7))[1], binary_xy(x, y, positive=7)[1])   # a 0-d integer tensor is a digit too
+
+
+def test_binary_xy_refuses_bytes():
+    "Issue 19: uint8 images became 0-255 floats without a word, and training then sat near 0.5 accuracy."
+    x = (torch.rand(6, 28, 28) * 255).to(torch.uint8); y = torch.tensor([3, 7, 3, 3, 7, 7])
+    with pytest.raises(TypeError) as e: binary_xy(x, y)
+    assert 'binary_xy' in str(e.value) and 'torch.uint8' in str(e.value) and 'x.float() / 255' in str(e.value)
+    check_eq(binary_xy(x.float() / 255, y)[0].max() <= 1, True)      # the fix it names works
+    check_fail(lambda: binary_xy(x.long(), y), contains='x.float()')
+
+
+@pytest.mark.parametrize('bad', ['3', 3.0, True, None])
+def test_binary_xy_positive_must_be_a_digit(bad):
+    "Issue 19: positive='3' raised \"'bool' object has no attribute 'any'\"."
+    x = torch.rand(4, 28, 28); y = torch.tensor([3, 7, 3, 7])
+    with pytest.raises(TypeError, match='positive must be a digit'): binary_xy(x, y, positive=bad)
 
 
 def test_binary_xy_on_real_data(sample_path, data):
@@ -75,6 +91,17 @@ def test_linear1_matches_nn_linear():
     with torch.no_grad(): lin.weight.copy_(w.T); lin.bias.copy_(b)
     check_close(linear1(xb, w, b), lin(xb), eps=1e-4)
     check_eq(linear1(xb, w, b).shape, (16, 1))
+
+
+def test_linear1_refuses_float64_with_the_fix():
+    "Issue 19: a float64 batch raised torch's raw dtype error."
+    w, b = init_params((784, 1)), init_params(1)
+    xb = torch.rand(4, 784, dtype=torch.float64)
+    with pytest.raises(TypeError) as e: linear1(xb, w, b)
+    assert 'linear1' in str(e.value) and 'torch.float64' in str(e.value) and 'xb.float()' in str(e.value)
+    check_close(linear1(xb.float(), w, b), xb.float() @ w + b)      # the fix it names works
+    w64, b64 = w.double(), b.double()
+    check_close(linear1(xb, w64, b64), xb @ w64 + b64)             # float64 throughout is fine
 
 
 def test_linear1_shape_error():
@@ -173,6 +200,9 @@ def test_tensor_batches_errors_and_device():
     check_fail(lambda: TensorBatches(x, y[:9]), contains='x has 10 rows but y has 9')
     check_fail(lambda: TensorBatches(x, y, bs=0), contains='bs must be')
     check_fail(lambda: TensorBatches(x, y, bs=2.5), contains='bs must be')
+    for bad in (float('nan'), float('inf'), '4', True):   # issue 19: nan and inf raised int()'s raw error
+        check_fail(lambda: TensorBatches(x, y, bs=bad), contains='TensorBatches: bs must be a whole number')
+    check_eq(TensorBatches(x, y, bs=4.0).bs, 4)
     tb = TensorBatches(x, y, bs=4, device='cpu')
     check_eq(tb.device, torch.device('cpu')); assert tb.to('cpu') is tb
     check_eq(len(TensorBatches(x, y, bs=10)), 1); check_eq(len(TensorBatches(x, y, bs=3)), 4)
@@ -271,11 +301,11 @@ def _train_linear1(data, bs, epochs=20):
     return start, accs
 
 
-def test_hand_linear_training_beats_the_baseline(data, baseline):
-    "The notebook's run: 20 epochs of linear1 with the batch size chosen from the data's size beat the pixel baseline."
+def test_hand_linear_training_learns_and_is_never_clearly_worse_than_the_baseline(data, baseline):
+    "The notebook's run: 20 epochs of linear1 with the batch size chosen from the data's size; no claim finer than the noise."
     start, accs = _train_linear1(data, batch_size_for(len(data[0])))
-    assert start < 0.7 and accs[-1] > baseline, (start, accs, baseline)
-    assert accs[-1] > accs[0]
+    gap = accuracy_gap(accs[-1], baseline, len(data[2]))
+    assert start < 0.7 and accs[-1] > accs[0] and not (gap.clear and gap.diff > 0), (start, accs, baseline, gap)
 
 
 # --- the size of the data sets the batch size ------------------------------------------------------------------------
@@ -289,8 +319,8 @@ def test_batch_size_for():
         if n >= 48: assert 48 / 2**0.5 <= n / bs <= 48 * 2**0.5    # about 48 steps per epoch
     check_eq(batch_size_for(1000, steps=10), 128)
     for bad in (0, -5, 2.5):
-        check_fail(lambda: batch_size_for(bad), contains='at least 1')
-    check_fail(lambda: batch_size_for(100, steps=0), contains='at least 1')
+        check_fail(lambda: batch_size_for(bad), contains='batch_size_for: n must be a whole number')
+    check_fail(lambda: batch_size_for(100, steps=0), contains='steps must be a whole number')
 
 
 # --- issue 13, finding 18: lists and bytes get a clear message ----------------------------------------------------------
@@ -318,11 +348,10 @@ def test_tensor_batches_refuses_lists():
 
 
 def test_loss_and_metric_use_the_shared_shape_check():
-    assert not hasattr(training, '_check_pair')
-    with mock.patch('mnist_sgd.training.check_same_shape', wraps=training.check_same_shape) as c:
-        mnist_loss(torch.zeros(3, 1), torch.ones(3, 1)); batch_accuracy(torch.zeros(3, 1), torch.ones(3, 1))
-    check_eq([call.args[2] for call in c.call_args_list], ['mnist_loss', 'batch_accuracy'])
-    check_fail(lambda: batch_accuracy(torch.zeros(2, 1), torch.tensor([[3.], [7.]])), contains='targets must be 0 or 1')
+    "Both refuse mismatched shapes with check_same_shape's message, and digit labels with the same words."
+    for f in (mnist_loss, batch_accuracy):
+        check_fail(lambda: f(torch.zeros(3, 1), torch.ones(3)), contains=f'{f.__name__}: preds has shape (3, 1) but targs has shape (3,)')
+        check_fail(lambda: f(torch.zeros(2, 1), torch.tensor([[3.], [7.]])), contains='targets must be 0 or 1')
 
 
 # --- issue 13, finding 10: a broken model must not get a plausible score ---------------------------------------------

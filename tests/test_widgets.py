@@ -15,9 +15,9 @@ from mnist_sgd.baseline import baseline_accuracy
 from mnist_sgd.data import load_digits
 from mnist_sgd.sgd import best_quadratic, sgd_losses
 from mnist_sgd.widgets import fig_png, natural_layout
-from mnist_sgd.fit_widget import sgd_verdict, show_lr_paths, show_fit_grid, QuadraticFitter, _draw_loss_paths, _loss
-from mnist_sgd.baseline_widget import baseline_view, baseline_mistakes, show_baseline_examples, BaselineExplorer
-from mnist_sgd.draw_widget import (image_to_mnist, strokes_to_mnist, demo_strokes, digit_probs, predict_digit, show_drawing,
+from mnist_sgd.widgets.fit import sgd_verdict, show_lr_paths, show_fit_grid, QuadraticFitter, _draw_loss_paths, _loss
+from mnist_sgd.widgets.baseline import baseline_view, baseline_mistakes, show_baseline_examples, BaselineExplorer
+from mnist_sgd.widgets.draw import (image_to_mnist, strokes_to_mnist, demo_strokes, digit_probs, predict_digit, show_drawing,
                                    DigitDrawer, _render_strokes)
 
 

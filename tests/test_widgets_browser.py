@@ -17,14 +17,14 @@ CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-b
 # themselves). A library widget notebook runs all its cells; a lesson runs the cells a learner runs to reach its widget (up
 # to the static picture right after it), which leaves out slow later sections (such as lesson 6's ResNet).
 NOTEBOOKS = {
-    'lib/fit_widget.ipynb': ['mnist-sgd-fit-quadratic'],
-    'lib/baseline_widget.ipynb': ['mnist-sgd-baseline-explorer'],
-    'lib/draw_widget.ipynb': ['mnist-sgd-draw-digit'],
+    'lib/widgets/fit.ipynb': ['mnist-sgd-fit-quadratic'],
+    'lib/widgets/baseline.ipynb': ['mnist-sgd-baseline-explorer'],
+    'lib/widgets/draw.ipynb': ['mnist-sgd-draw-digit'],
     '02_pixel_similarity.ipynb': ['mnist-sgd-baseline-explorer'],
     '03_sgd.ipynb': ['mnist-sgd-fit-quadratic'],
     '06_nonlinearity.ipynb': ['mnist-sgd-draw-digit'],
 }
-RUN_ALL_CELLS = {'lib/fit_widget.ipynb', 'lib/baseline_widget.ipynb', 'lib/draw_widget.ipynb'}
+RUN_ALL_CELLS = {'lib/widgets/fit.ipynb', 'lib/widgets/baseline.ipynb', 'lib/widgets/draw.ipynb'}
 BUILDERS = ['QuadraticFitter(', 'BaselineExplorer(', 'DigitDrawer(']
 
 

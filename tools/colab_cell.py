@@ -1,7 +1,7 @@
 """Insert (or update) the hidden Colab setup cell as the first code cell of each lesson.
 
 The cell installs the course when the notebook runs on Google Colab and does nothing anywhere else (a laptop, CI,
-`mnist-sgd course`); it asks for no Google Drive access. Its code is `mnist_sgd.lessons.colab_cell_source`.
+`mnist-sgd course`); it asks for no Google Drive access. Its code is `mnist_sgd.course.lessons.colab_cell_source`.
 
     python tools/colab_cell.py                    # every lesson: nbs/[0-9]*.ipynb
     python tools/colab_cell.py nbs/04_mnist_loss.ipynb --spec "mnist_sgd[course] @ git+https://github.com/OWNER/REPO"
@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from mnist_sgd.lessons import COURSE_SPEC, add_colab_cell  # noqa: E402
+from mnist_sgd.course.lessons import COURSE_SPEC, add_colab_cell  # noqa: E402
 
 
 def main(argv=None) -> int:
