@@ -302,9 +302,9 @@ def test_a_linked_answers_file_stays_a_link_and_its_target_gets_every_answer(tmp
     "Finding 1: a questionnaire.json kept as a link into a synced folder; saving used to replace the link with a plain file."
     drive = tmp_path/'drive'; drive.mkdir()
     (drive/'answers.json').write_text(json.dumps({'answers': {'bias': {'text': 'from before'}}}))
-    home = tmp_path/'home'; home.mkdir(); link = home/'questionnaire.json'
-    link.symlink_to(os.path.relpath(drive/'answers.json', home))  # a relative link, as `ln -s ../drive/answers.json` makes
-    monkeypatch.setenv('MNIST_SGD_HOME', str(home))
+    folder = tmp_path/'home'; folder.mkdir(); link = folder/'questionnaire.json'
+    link.symlink_to(os.path.relpath(drive/'answers.json', folder))  # a relative link, as `ln -s ../drive/answers.json` makes
+    monkeypatch.setenv('MNIST_SGD_HOME', str(folder))
     answer('view', 'same numbers, new shape'); assess('view', [1])
     assert link.is_symlink() and os.readlink(link) == os.path.relpath(drive/'answers.json', home)
     saved = json.loads((drive/'answers.json').read_text())['answers']
@@ -313,10 +313,10 @@ def test_a_linked_answers_file_stays_a_link_and_its_target_gets_every_answer(tmp
 
 
 def test_a_link_into_a_missing_folder_says_so(tmp_path, monkeypatch):
-    home = tmp_path/'home'; home.mkdir(); (home/'questionnaire.json').symlink_to(tmp_path/'unmounted'/'answers.json')
-    monkeypatch.setenv('MNIST_SGD_HOME', str(home))
+    folder = tmp_path/'home'; folder.mkdir(); (folder/'questionnaire.json').symlink_to(tmp_path/'unmounted'/'answers.json')
+    monkeypatch.setenv('MNIST_SGD_HOME', str(folder))
     with pytest.raises(AnswersFileError, match=r'is a link to .*unmounted.*does not exist'): answer('bias', 'x')
-    assert (home/'questionnaire.json').is_symlink() and not (tmp_path/'unmounted').exists()
+    assert (folder/'questionnaire.json').is_symlink() and not (tmp_path/'unmounted').exists()
 
 
 @pytest.mark.skipif(os.name != 'posix', reason='POSIX modes')

@@ -1,5 +1,5 @@
 "The course runner under bad lessons: output capped as it arrives, one broken lesson never ends the run, a table that fits 100 columns (issue 19: 3, 4; issue 20: the table)."
-import contextlib, io, json, math, re, sys, tracemalloc
+import contextlib, io, math, re, tracemalloc
 from pathlib import Path
 import nbformat
 import pytest
