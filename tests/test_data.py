@@ -865,6 +865,7 @@ def test_a_deleted_digit_folder_is_an_error_not_nine_digits(tmp_path, full_path,
     (full/'labels.csv').unlink()  # fastai's own full MNIST has no labels.csv: the other split tells
     with pytest.raises(MnistDataError, match=r"Missing folder .*training/4: .*testing has digit 4"): load_digits(full, 'training', cache=False)
     assert load_digits(full, 'training', digits=[3, 7], cache=False)[1].unique().tolist() == [3, 7]  # asking for others is fine
+    assert 'training/4/ is missing' in data._missing(full, 'full')  # what `mnist-sgd doctor` reports
     pair = tmp_path/'pair'; shutil.copytree(sample_path, pair); shutil.rmtree(pair/'valid'/'7')
     with pytest.raises(MnistDataError, match=r"Missing folder .*valid/7"): load_digits(pair, 'valid', cache=False)
 
