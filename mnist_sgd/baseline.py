@@ -5,75 +5,19 @@
 # %% ../nbs/02_pixel_similarity.ipynb #24500bbb
 from __future__ import annotations
 import torch
-import matplotlib.pyplot as plt
+from .checks import check_images, check_broadcast
 
 # %% auto #0
-__all__ = ['show_broadcast', 'mnist_distance', 'is_3', 'baseline_accuracy']
-
-# %% ../nbs/02_pixel_similarity.ipynb #6abe9c38
-def _sheets(ax, imgs, x0:float, gap:float, ghosts:int=0, cmap='Greys'):
-    "Draw `imgs` as a pile of sheets starting at `x0` (front first); then `ghosts` dashed outlines behind them."
-    h, w = imgs.shape[-2:]
-    for i in reversed(range(len(imgs) + ghosts)):
-        off = i * gap; ext = (x0 + off, x0 + off + w, off, off + h)
-        if i < len(imgs):
-            ax.imshow(imgs[i].numpy(), cmap=cmap, vmin=0, vmax=1, extent=ext, zorder=20 - i)
-            ax.add_patch(plt.Rectangle((x0 + off, off), w, h, fill=False, ec='tab:blue', lw=1, zorder=20 - i))
-        else: ax.add_patch(plt.Rectangle((x0 + off, off), w, h, fc='white', ec='tab:orange', ls='--', lw=1, zorder=20 - i))
-
-def show_broadcast(
-    stack, # a batch of images, N×28×28
-    img, # one image, 28×28, to subtract from each of them
-    n:int=3, # how many sheets of the batch to draw
-    names=('stack', 'img'), # how to call the two tensors in the labels
-):
-    "Picture of `mnist_distance(stack, img)`: `img` is stretched along axis 0 to match `stack`; returns the figure."
-    stack, img = torch.as_tensor(stack).detach().cpu().float(), torch.as_tensor(img).detach().cpu().float()
-    if stack.ndim != 3 or img.ndim != 2 or stack.shape[-2:] != img.shape:
-        raise ValueError(f"show_broadcast expects a batch N×H×W and one image H×W, got shapes {tuple(stack.shape)} and "
-                         f"{tuple(img.shape)}; pass e.g. show_broadcast(valid3, mean3).")
-    n = min(n, len(stack)); N, h, w = stack.shape; gap = 5.; pile = w + (n - 1) * gap
-    diff, dists = (stack[:n] - img).abs(), (stack[:n] - img).abs().mean((-1, -2))
-    fig, ax = plt.subplots(figsize=(8, 2.3))
-    xs = [0, pile + 14, 2 * (pile + 14)]
-    _sheets(ax, stack[:n], xs[0], gap)
-    _sheets(ax, img[None], xs[1], gap, ghosts=n - 1)
-    _sheets(ax, diff, xs[2], gap, cmap='Reds')
-    for x, s in [(pile + 5, '−'), (2 * pile + 19, '=')]: ax.text(x, h / 2, s, fontsize=18, ha='center', va='center')
-    ax.annotate('', xy=(xs[1] + w + 3 + (n - 1) * gap, 2 + (n - 1) * gap), xytext=(xs[1] + w + 3, 2),
-                arrowprops=dict(arrowstyle='->', color='tab:orange'), zorder=30)
-    ax.text(xs[1] + w + 5 + (n - 1) * gap / 2, 1, 'axis 0', color='tab:orange', fontsize=7, va='top')
-    a, b = names
-    labels = [f'{a}\n{tuple(stack.shape)}', f'{b} {tuple(img.shape)}\nstretched to {(N, h, w)}', f'|{a} − {b}|\n{(N, h, w)}']
-    for x, s in zip(xs, labels): ax.text(x + pile / 2, -4, s, ha='center', va='top', fontsize=8)
-    x3 = xs[2] + pile + 8
-    ax.text(x3, h / 2 + 8, '.mean((-1, -2))', fontsize=8, va='center')
-    ax.annotate('', xy=(x3 + 30, h / 2), xytext=(x3, h / 2), arrowprops=dict(arrowstyle='->'))
-    for i, d in enumerate(dists): ax.text(x3 + 34, h - 6 - i * 9, f'{d:.3f}', fontsize=8, family='monospace')
-    ax.text(x3 + 40, h - 4 - n * 9, '⋮', fontsize=10, ha='center')
-    ax.text(x3 + 40, -4, f'distances\n{(N,)}', ha='center', va='top', fontsize=8)
-    ax.set_xlim(-2, x3 + 56); ax.set_ylim(-17, h + (n - 1) * gap + 2); ax.set_aspect('equal'); ax.axis('off')
-    return fig
+__all__ = ['mnist_distance', 'is_3', 'baseline_accuracy']
 
 # %% ../nbs/02_pixel_similarity.ipynb #a2f91106
-def _as_images(t, name:str) -> torch.Tensor:
-    "`t` as a float tensor whose last two axes are 28×28, or an error saying what is wrong."
-    t = torch.as_tensor(t)
-    if t.ndim < 2 or tuple(t.shape[-2:]) != (28, 28):
-        raise ValueError(f"mnist_distance needs images whose last two axes are 28×28 (one image 28×28 or a batch N×28×28); "
-                         f"{name} has shape {tuple(t.shape)}. A flat vector of 784 pixels can be reshaped with .view(-1, 28, 28).")
-    return t if t.is_floating_point() else t.float()
-
 def mnist_distance(
     a, # one image (28×28) or a batch of them (N×28×28)
     b, # one image or a batch; its shape must broadcast with `a`'s
 ) -> torch.Tensor:
     "Mean absolute difference between `a` and `b` over their last two axes: one distance per image."
-    a, b = _as_images(a, 'a'), _as_images(b, 'b')
-    try: torch.broadcast_shapes(a.shape, b.shape)
-    except RuntimeError:
-        raise ValueError(f"mnist_distance cannot broadcast a of shape {tuple(a.shape)} against b of shape {tuple(b.shape)}: "
-                         "the leading axes must be equal or 1. Compare a batch with one image, or two batches of the same length.") from None
+    a, b = check_images(a, 'mnist_distance', 'a'), check_images(b, 'mnist_distance', 'b')   # 28×28 images, as floats
+    check_broadcast(a, b, 'mnist_distance')
     return (a - b).abs().mean((-1, -2))
 
 # %% ../nbs/02_pixel_similarity.ipynb #7fed68e7

@@ -9,7 +9,9 @@ import contextlib
 import torch
 
 # %% auto #0
-__all__ = ['as_tensor_arg', 'check_same_shape', 'check_float', 'evaluating']
+__all__ = ['as_tensor_arg', 'check_same_shape', 'check_float', 'check_whole', 'check_fraction', 'check_ndim', 'check_shape',
+           'check_images', 'check_broadcast', 'check_pairs', 'check_digit_labels', 'check_linear', 'check_binary',
+           'check_tracks_grad', 'evaluating']
 
 # %% ../nbs/lib/checks.ipynb #4c0cb0ee
 def as_tensor_arg(
@@ -48,6 +50,170 @@ def check_float(
     if not torch.is_floating_point(x):
         hint = f"{what}.float() / 255 (pixels 0–255 become 0–1)" if x.dtype == torch.uint8 else f"{what}.float()"
         raise TypeError(f"{fname}: {what} has dtype {x.dtype}, but floating-point numbers are needed. Convert it first: {hint}.")
+
+# %% ../nbs/lib/checks.ipynb #a1c0e002
+import math, numbers, warnings
+from .files import check_positive
+
+def check_whole(
+    x, # what the caller passed for a count
+    fname:str, # the function that asks, for the message
+    what:str, # the argument's name, for the message
+    least:int=1, # the smallest value allowed: 1, or 0 where "none" makes sense (e.g. 0 steps)
+) -> int:
+    "`x` as an `int`, or `files.check_positive`'s error naming `fname` and `what` (`nan`, `inf`, 2.5, `True`, '8' are refused)."
+    if least == 0 and isinstance(x, numbers.Real) and not isinstance(x, bool) and x == 0: return 0
+    return check_positive(x, f"{fname}: {what}", integer=True, hint="0 is allowed too." if least == 0 else '')
+
+def check_fraction(
+    x, # what the caller passed for a fraction, e.g. an accuracy
+    fname:str, # the function that asks, for the message
+    what:str, # the argument's name, for the message
+) -> float:
+    "`x` as a `float` between 0 and 1 (a one-element tensor is fine), or an error saying what was passed."
+    try: v = float(x)
+    except (TypeError, ValueError, RuntimeError): v = None
+    if isinstance(x, (bool, str)) or v is None or not 0 <= v <= 1:
+        raise ValueError(f"{fname}: {what} must be a fraction between 0 and 1 (e.g. an accuracy such as 0.97), got {x!r}.")
+    return v
+
+# %% ../nbs/lib/checks.ipynb #a1c0e005
+def check_ndim(
+    x:torch.Tensor, # the tensor to check
+    ndim:int, # how many axes it must have
+    fname:str, # the function that asks, for the message
+    what:str, # the argument's name, for the message
+    layout:str='', # what the axes mean, e.g. 'N×H×W', for the message
+) -> torch.Tensor:
+    "`x` as a tensor, or an error when it does not have exactly `ndim` axes."
+    x = torch.as_tensor(x)
+    if x.ndim != ndim:
+        raise ValueError(f"{fname}: {what} must be a rank-{ndim} tensor{f' ({layout})' if layout else ''}, got shape {tuple(x.shape)}.")
+    return x
+
+def check_shape(
+    x:torch.Tensor, # the tensor to check
+    shape:tuple, # the exact shape it must have
+    fname:str, # the function that asks, for the message
+    what:str, # the argument's name, for the message
+    hint:str='', # how to make a tensor of the right shape
+) -> torch.Tensor:
+    "`x` as a float tensor (lists and tuples of numbers are fine), or an error when its shape is not `shape`."
+    x = x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=torch.float32)
+    if tuple(x.shape) != tuple(shape):
+        raise ValueError(f"{fname}: {what} must be a tensor of shape {tuple(shape)}; got shape {tuple(x.shape)}. {hint}".strip())
+    return x
+
+# %% ../nbs/lib/checks.ipynb #a1c0e008
+def check_images(
+    x, # one image (28×28) or a batch of them (N×28×28)
+    fname:str, # the function that asks, for the message
+    what:str, # the argument's name, for the message
+) -> torch.Tensor:
+    "`x` as a float tensor whose last two axes are 28×28, or an error saying what is wrong and how to reshape."
+    x = torch.as_tensor(x)
+    if x.ndim < 2 or tuple(x.shape[-2:]) != (28, 28):
+        raise ValueError(f"{fname} needs images whose last two axes are 28×28 (one image 28×28 or a batch N×28×28); "
+                         f"{what} has shape {tuple(x.shape)}. A flat vector of 784 pixels can be reshaped with .view(-1, 28, 28).")
+    return x if x.is_floating_point() else x.float()
+
+def check_broadcast(
+    a:torch.Tensor, # the first tensor
+    b:torch.Tensor, # the second tensor
+    fname:str, # the function that asks, for the message
+):
+    "Refuse two tensors whose shapes cannot broadcast against each other, naming both shapes."
+    try: torch.broadcast_shapes(a.shape, b.shape)
+    except RuntimeError:
+        raise ValueError(f"{fname} cannot broadcast a of shape {tuple(a.shape)} against b of shape {tuple(b.shape)}: the leading "
+                         "axes must be equal or 1. Compare a batch with one image, or two batches of the same length.") from None
+
+def check_pairs(
+    x, # inputs, one row per item
+    y, # labels or targets, one per item
+    fname:str, # the function that asks, for the message
+    names=('x', 'y'), # what to call `x` and `y` in the message
+) -> tuple[torch.Tensor, torch.Tensor]:
+    "`x` and `y` as tensors with as many rows each, or an error saying how many each has."
+    x, y = as_tensor_arg(x, fname, names[0]), as_tensor_arg(y, fname, names[1])
+    if len(x) != len(y):
+        raise ValueError(f"{fname}: {names[0]} has {len(x)} rows but {names[1]} has {len(y)}; they must pair up one to one.")
+    return x, y
+
+# %% ../nbs/lib/checks.ipynb #a1c0e011
+def check_digit_labels(
+    x:torch.Tensor, # images, N×28×28 or N×784
+    y:torch.Tensor, # digit labels, N
+    positive, # the digit whose target is 1
+    fname:str, # the function that asks, for the message
+) -> tuple[torch.Tensor, torch.Tensor]:
+    "`x`, `y` as tensors, or an error when they do not pair up, `x` is not floats, or `positive` is not a digit present in `y`."
+    x, y = check_pairs(x, y, fname, ('x', 'y'))
+    check_float(x, fname, 'x')
+    if y.ndim != 1: raise ValueError(f"{fname}: labels must be a 1-D tensor of digits, got shape {tuple(y.shape)}; try y.view(-1).")
+    is_int = isinstance(positive, numbers.Integral) or (isinstance(positive, torch.Tensor) and positive.numel() == 1 and not positive.is_floating_point())
+    if isinstance(positive, bool) or not is_int:
+        raise TypeError(f"{fname}: positive must be a digit given as a whole number, e.g. positive=3, got {positive!r} "
+                        f"({type(positive).__name__}).")
+    if len(y) and not bool((y == positive).any()):
+        raise ValueError(f"{fname}: no label equals positive={positive} (labels present: {sorted(y.unique().tolist())}); "
+                         "every target would be 0. Pick one of the digits that is there.")
+    return x, y
+
+def check_linear(
+    xb, # a batch of flattened images, N×784
+    weights, # N_in×1 weights
+    bias, # the bias
+    fname:str, # the function that asks, for the message
+):
+    "Refuse a batch that is not a flat float tensor matching `weights`: unflattened images, bytes, float64, lists."
+    xb, weights, bias = (as_tensor_arg(t, fname, n) for t, n in ((xb, 'xb'), (weights, 'weights'), (bias, 'bias')))
+    if xb.ndim < 1 or weights.ndim < 1 or xb.shape[-1] != weights.shape[0]:
+        hint = (f" Flatten the images first: xb.view(-1, {xb.shape[-2]}*{xb.shape[-1]})." if xb.ndim >= 3 else
+                " Each row of xb needs one value per row of weights.")
+        raise ValueError(f"{fname}: xb has shape {tuple(xb.shape)}, weights has shape {tuple(weights.shape)}: the last dim of xb "
+                         f"({xb.shape[-1] if xb.ndim else '-'}) must equal the first dim of weights "
+                         f"({weights.shape[0] if weights.ndim else '-'}).{hint}")
+    check_float(xb, fname, 'xb')
+    if xb.dtype != weights.dtype:
+        fix = 'xb.float()' if weights.dtype == torch.float32 else f'xb.to({weights.dtype})'
+        raise TypeError(f"{fname}: xb has dtype {xb.dtype} but weights has dtype {weights.dtype}; they must match. Convert the batch: {fix}.")
+
+def check_binary(
+    preds:torch.Tensor, # raw model outputs for a batch, e.g. N×1
+    targs:torch.Tensor, # 0/1 targets of the same shape
+    fname:str, # the function that asks, for the message
+    metric:bool=False, # also refuse `nan` predictions and warn about probabilities (for a metric)
+):
+    "Refuse predictions and targets of different shapes, or targets other than 0/1; for a metric also `nan` or squashed predictions."
+    check_same_shape(preds, targs, fname)
+    ok = (targs == 0) | (targs == 1)
+    if not bool(ok.all()):
+        bad = sorted(set(targs[~ok].flatten()[:5].tolist()))
+        raise ValueError(f"{fname}: targets must be 0 or 1 (1 = the positive digit), got values such as {bad}. "
+                         "Turn digit labels into 0/1 targets first, e.g. with binary_xy(x, y, positive=3).")
+    if not metric: return
+    preds = preds.detach(); nan = torch.isnan(preds)
+    if bool(nan.any()):
+        raise ValueError(f"{fname}: {int(nan.sum())} of {preds.numel()} predictions are nan, so any score would be meaningless. "
+                         "Training has probably diverged: lower the learning rate, or check the inputs for nan.")
+    if preds.numel() < 8: return
+    lo, hi = preds.min().item(), preds.max().item()
+    # Probabilities reach both ends of [0, 1] (a trained model) or sit around 0.5 (an untrained one); an untrained model's
+    # raw outputs can also all lie in [0, 1], but just above 0, and never reach 1.
+    if 0 <= lo and hi <= 1 and ((lo < 0.1 and hi > 0.9) or lo > 0.25):
+        warnings.warn(f"{fname}: every prediction is between 0 and 1, as if sigmoid had already been applied; sigmoid is already "
+                      "inside the metric and the loss, so give them the model's raw outputs (remove the final sigmoid).", stacklevel=3)
+
+def check_tracks_grad(
+    p:torch.Tensor, # parameters that SGD will update
+    fname:str, # the function that asks, for the message
+    what:str='params', # the argument's name, for the message
+):
+    "Refuse parameters that do not track gradients (SGD would have no gradient to follow)."
+    if not (isinstance(p, torch.Tensor) and p.requires_grad):
+        raise ValueError(f"{fname} needs {what} that track gradients; create them with requires_grad_(), "
+                         "e.g. torch.randn(3).requires_grad_().")
 
 # %% ../nbs/lib/checks.ipynb #0a3b572f
 @contextlib.contextmanager

@@ -5,6 +5,7 @@
 # %% ../nbs/01_images.ipynb #a6ff7829
 from __future__ import annotations
 import torch
+from .checks import check_ndim
 
 # %% auto #0
 __all__ = ['show_rank3']
@@ -17,8 +18,7 @@ def show_rank3(
 ):
     "Draw the first `n` images of a rank-3 tensor as a pile of sheets, with its axes labelled; returns the figure."
     import matplotlib.pyplot as plt
-    stack = torch.as_tensor(stack).detach().cpu()
-    if stack.ndim != 3: raise ValueError(f"show_rank3 expects a rank-3 tensor (N×H×W), got shape {tuple(stack.shape)}")
+    stack = check_ndim(stack, 3, 'show_rank3', 'stack', 'N×H×W').detach().cpu()
     n = min(n, len(stack)); h, w = stack.shape[1:]
     fig, ax = plt.subplots(figsize=(4.5, 4))
     for i in reversed(range(n)):

@@ -6,11 +6,11 @@
 from __future__ import annotations
 import torch
 import matplotlib.pyplot as plt
-from .checks import check_same_shape
+from .checks import check_same_shape, check_whole, check_shape, check_tracks_grad
 
 # %% auto #0
-__all__ = ['SEVEN_STEPS', 'descend', 'make_speed_data', 'quadratic', 'mse', 'rmse', 'quadratic_loss', 'show_fit', 'apply_step',
-           'sgd_path', 'sgd_losses', 'best_quadratic', 'show_seven_steps']
+__all__ = ['SEVEN_STEPS', 'descend', 'make_speed_data', 'quadratic', 'mse', 'rmse', 'quadratic_loss', 'show_seven_steps',
+           'show_fit', 'apply_step', 'sgd_path', 'sgd_losses', 'best_quadratic']
 
 # %% ../nbs/03_sgd.ipynb #24d78394
 def descend(
@@ -20,7 +20,7 @@ def descend(
     steps:int, # how many steps to take
 ) -> torch.Tensor:
     "Gradient descent on `f` from `x0`: the `steps + 1` values of x visited, the start included."
-    if steps < 0: raise ValueError(f"steps must be 0 or more, got {steps}")
+    steps = check_whole(steps, 'descend', 'steps', least=0)
     x = torch.tensor(float(x0), requires_grad=True)
     xs = [x.item()]
     for _ in range(steps):
@@ -36,10 +36,11 @@ def make_speed_data(
     n:int=20, # how many time steps
     noise:float=3., # standard deviation of the measurement noise
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    "Noisy roller-coaster speeds at time steps 0 … n-1: a quadratic curve (slowest in the middle) plus seeded noise."
+    "Noisy roller-coaster speeds at time steps 0 … n-1: slowest (4) at the crest, 3/5 of the way through, plus seeded noise."
     g = torch.Generator().manual_seed(seed)
     time = torch.arange(n).float()
-    speed = 0.75 * (time - (n - 1) / 2)**2 + 1 + noise * torch.randn(n, generator=g)
+    crest = round(0.6 * (n - 1))             # the time step when the car is slowest
+    speed = 4 + 0.5 * (time - crest)**2 + noise * torch.randn(n, generator=g)
     return time, speed
 
 # %% ../nbs/03_sgd.ipynb #7619ef51
@@ -48,11 +49,7 @@ def quadratic(
     params, # (a, b, c): a tensor of shape (3,) or three numbers
 ) -> torch.Tensor:
     "The quadratic a·t² + b·t + c, evaluated at every element of `t`."
-    p = params if isinstance(params, torch.Tensor) else torch.as_tensor(params, dtype=torch.float32)
-    if p.shape != (3,):
-        raise ValueError(f"quadratic expects params = (a, b, c), a tensor of shape (3,); got shape {tuple(p.shape)}. "
-                         "Make them with e.g. torch.randn(3).")
-    a, b, c = p
+    a, b, c = check_shape(params, (3,), 'quadratic', 'params', 'Make them with e.g. torch.randn(3).')
     return a * t**2 + b * t + c
 
 # %% ../nbs/03_sgd.ipynb #2d85a13a
@@ -82,6 +79,27 @@ def quadratic_loss(
     "How badly the quadratic with `params` fits the data: `loss_func(quadratic(t, params), speed)`."
     return loss_func(quadratic(t, params), speed)
 
+# %% ../nbs/03_sgd.ipynb #ee521964
+SEVEN_STEPS = [('init', 'random\nparameters'), ('predict', 'model(x, params)'), ('loss', 'how bad?'),
+               ('gradient', 'loss.backward()'), ('step', 'p -= lr * p.grad'), ('stop', 'good enough\nor out of time')]
+
+def show_seven_steps(
+    ax=None, # a matplotlib axis to draw on (a new figure otherwise)
+):
+    "Draw the seven steps of SGD as boxes and arrows, with the loop that repeats them; returns the axis."
+    if ax is None: _, ax = plt.subplots(figsize=(8.5, 2.2))
+    dx = 1.7
+    for i, (name, note) in enumerate(SEVEN_STEPS):
+        ax.text(i * dx, 0, name, ha='center', va='center', fontsize=10, weight='bold',
+                bbox=dict(boxstyle='round,pad=0.5', fc='tab:red' if name in ('init', 'stop') else 'lightsteelblue', alpha=0.6))
+        ax.text(i * dx, -0.45, note, ha='center', va='top', fontsize=7)
+        if i: ax.annotate('', xy=(i * dx - 0.62, 0), xytext=((i - 1) * dx + 0.62, 0), arrowprops=dict(arrowstyle='->'))
+    ax.annotate('', xy=(1 * dx, 0.3), xytext=(4 * dx, 0.3),
+                arrowprops=dict(arrowstyle='->', color='tab:blue', lw=1.5, connectionstyle='arc3,rad=0.35'))
+    ax.text(2.5 * dx, 1.35, 'repeat', ha='center', color='tab:blue', fontsize=9)
+    ax.set_xlim(-0.8, 5 * dx + 0.8); ax.set_ylim(-1.1, 1.65); ax.axis('off')
+    return ax
+
 # %% ../nbs/03_sgd.ipynb #dddce67a
 def show_fit(
     t:torch.Tensor, # the times
@@ -89,6 +107,8 @@ def show_fit(
     params, # (a, b, c) of the curve to draw
     ax=None, # a matplotlib axis to draw on (a new figure otherwise)
     title:str|None=None, # the title; `None` shows the mse
+    xlabel:str='time step', # label of the x axis ('' for none)
+    ylabel:str='speed', # label of the y axis ('' for none)
 ):
     "Plot the data as dots and the quadratic with `params` as a line; returns the axis."
     if ax is None: _, ax = plt.subplots(figsize=(4, 2.6))
@@ -100,6 +120,7 @@ def show_fit(
     lo, hi = speed.min().item(), speed.max().item(); pad = 0.3 * (hi - lo)
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_title(title if title is not None else f'mse {quadratic_loss(p, t, speed).item():.1f}', fontsize=8)
+    ax.set_xlabel(xlabel, fontsize=8); ax.set_ylabel(ylabel, fontsize=8)
     return ax
 
 # %% ../nbs/03_sgd.ipynb #a65fa40e
@@ -112,9 +133,7 @@ def apply_step(
     loss_func=mse, # called as `loss_func(preds, targs)`
 ) -> tuple[torch.Tensor, torch.Tensor]:
     "One step of gradient descent: predict, loss, gradient, step. Returns the predictions and loss from before the step."
-    if not params.requires_grad:
-        raise ValueError("apply_step needs params that track gradients; create them with requires_grad_(), "
-                         "e.g. torch.randn(3).requires_grad_().")
+    check_tracks_grad(params, 'apply_step')
     preds = model(t, params)
     loss = loss_func(preds, targs)
     loss.backward()
@@ -133,7 +152,7 @@ def sgd_path(
     loss_func=mse, # called as `loss_func(preds, targs)`
 ) -> list[tuple[torch.Tensor, float]]:
     "Run `steps` steps of `apply_step` from `params0`: a list of `steps + 1` (params, loss) pairs, the start first."
-    if steps < 0: raise ValueError(f"steps must be 0 or more, got {steps}")
+    steps = check_whole(steps, 'sgd_path', 'steps', least=0)
     params = torch.as_tensor(params0).detach().clone().float().requires_grad_()
     path = []
     for _ in range(steps):
@@ -166,24 +185,3 @@ def best_quadratic(
     X = torch.stack([t**2, t, torch.ones_like(t)], dim=1)
     y = torch.as_tensor(targs, dtype=torch.float64).flatten()[:, None]
     return torch.linalg.lstsq(X, y).solution.flatten().float()
-
-# %% ../nbs/03_sgd.ipynb #ee521964
-SEVEN_STEPS = [('init', 'random\nparameters'), ('predict', 'model(x, params)'), ('loss', 'how bad?'),
-               ('gradient', 'loss.backward()'), ('step', 'p -= lr * p.grad'), ('stop', 'good enough\nor out of time')]
-
-def show_seven_steps(
-    ax=None, # a matplotlib axis to draw on (a new figure otherwise)
-):
-    "Draw the seven steps of SGD as boxes and arrows, with the loop that repeats them; returns the axis."
-    if ax is None: _, ax = plt.subplots(figsize=(8.5, 2.2))
-    dx = 1.7
-    for i, (name, note) in enumerate(SEVEN_STEPS):
-        ax.text(i * dx, 0, name, ha='center', va='center', fontsize=10, weight='bold',
-                bbox=dict(boxstyle='round,pad=0.5', fc='tab:red' if name in ('init', 'stop') else 'lightsteelblue', alpha=0.6))
-        ax.text(i * dx, -0.45, note, ha='center', va='top', fontsize=7)
-        if i: ax.annotate('', xy=(i * dx - 0.62, 0), xytext=((i - 1) * dx + 0.62, 0), arrowprops=dict(arrowstyle='->'))
-    ax.annotate('', xy=(1 * dx, 0.3), xytext=(4 * dx, 0.3),
-                arrowprops=dict(arrowstyle='->', color='tab:blue', lw=1.5, connectionstyle='arc3,rad=0.35'))
-    ax.text(2.5 * dx, 1.35, 'repeat', ha='center', color='tab:blue', fontsize=9)
-    ax.set_xlim(-0.8, 5 * dx + 0.8); ax.set_ylim(-1.1, 1.65); ax.axis('off')
-    return ax

@@ -4,27 +4,23 @@
 
 # %% ../nbs/04_mnist_loss.ipynb #a67b618b
 from __future__ import annotations
-import math, warnings
+import dataclasses, math
 import torch
-from .checks import check_same_shape, check_float, as_tensor_arg, evaluating
+from .checks import (check_whole, check_fraction, check_pairs, check_digit_labels, check_linear, check_binary,
+                              evaluating)
 
 # %% auto #0
 __all__ = ['binary_xy', 'init_params', 'linear1', 'sigmoid', 'mnist_loss', 'TensorBatches', 'calc_grad', 'train_epoch',
-           'batch_accuracy', 'validate_epoch', 'batch_size_for']
+           'batch_accuracy', 'validate_epoch', 'batch_size_for', 'as_count', 'AccuracyGap', 'accuracy_gap']
 
 # %% ../nbs/04_mnist_loss.ipynb #08028528
 def binary_xy(
-    x:torch.Tensor, # images, N×28×28 (or already flat, N×784)
+    x:torch.Tensor, # images as floats in [0, 1], N×28×28 (or already flat, N×784)
     y:torch.Tensor, # digit labels, N
     positive:int=3, # the digit whose target is 1; every other digit gets 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     "Images as rows of pixels (N×784 float) and targets as a column (N×1 float: 1 for `positive`, else 0)."
-    x, y = torch.as_tensor(x), torch.as_tensor(y)
-    if len(x) != len(y): raise ValueError(f"binary_xy: {len(x)} images but {len(y)} labels; they must pair up one to one.")
-    if y.ndim != 1: raise ValueError(f"binary_xy: labels must be a 1-D tensor of digits, got shape {tuple(y.shape)}; try y.view(-1).")
-    if len(y) and not (y == positive).any():
-        raise ValueError(f"binary_xy: no label equals positive={positive} (labels present: {sorted(y.unique().tolist())}); "
-                         "every target would be 0. Pick one of the digits that is there.")
+    x, y = check_digit_labels(x, y, positive, 'binary_xy')   # pairs up, floats, `positive` among the labels
     return x.reshape(len(x), -1).float(), (y == positive).float().unsqueeze(1)
 
 # %% ../nbs/04_mnist_loss.ipynb #44a77e83
@@ -43,14 +39,7 @@ def linear1(
     bias:torch.Tensor, # one number added to every prediction
 ) -> torch.Tensor:
     "A linear model: each row of `xb` times `weights`, plus `bias` (N×1 predictions)."
-    xb, weights, bias = (as_tensor_arg(t, 'linear1', n) for t, n in ((xb, 'xb'), (weights, 'weights'), (bias, 'bias')))
-    if xb.ndim < 1 or weights.ndim < 1 or xb.shape[-1] != weights.shape[0]:
-        hint = (f" Flatten the images first: xb.view(-1, {xb.shape[-2]}*{xb.shape[-1]})." if xb.ndim >= 3 else
-                " Each row of xb needs one value per row of weights.")
-        raise ValueError(f"linear1: xb has shape {tuple(xb.shape)}, weights has shape {tuple(weights.shape)}: the last dim of xb "
-                         f"({xb.shape[-1] if xb.ndim else '-'}) must equal the first dim of weights "
-                         f"({weights.shape[0] if weights.ndim else '-'}).{hint}")
-    check_float(xb, 'linear1', 'xb')
+    check_linear(xb, weights, bias, 'linear1')   # flat rows, floats of the weights' type: a clear error otherwise
     return xb @ weights + bias
 
 # %% ../nbs/04_mnist_loss.ipynb #14f021c3
@@ -62,20 +51,12 @@ def sigmoid(
     return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 # %% ../nbs/04_mnist_loss.ipynb #1bc4c972
-def _check_targets(targs:torch.Tensor, fname:str):
-    "Refuse targets that are not 0/1: digit labels such as 3 and 7 must be turned into 0/1 targets first."
-    ok = (targs == 0) | (targs == 1)
-    if not bool(ok.all()):
-        bad = sorted(set(targs[~ok].flatten()[:5].tolist()))
-        raise ValueError(f"{fname}: targets must be 0 or 1 (1 = the positive digit), got values such as {bad}. "
-                         "Turn digit labels into 0/1 targets first, e.g. with binary_xy(x, y, positive=3).")
-
 def mnist_loss(
     preds:torch.Tensor, # raw model outputs (any real numbers), e.g. N×1
     targs:torch.Tensor, # targets of the same shape: 1 for the positive digit, 0 otherwise
 ) -> torch.Tensor:
     "Mean distance between sigmoid(preds) and the targets: 1 - p where the target is 1, p where it is 0."
-    check_same_shape(preds, targs, 'mnist_loss'); _check_targets(targs, 'mnist_loss')
+    check_binary(preds, targs, 'mnist_loss')   # same shape, targets 0 or 1
     probs = sigmoid(preds)
     return torch.where(targs == 1, 1 - probs, probs).mean()
 
@@ -90,10 +71,8 @@ class TensorBatches:
                  seed:int|None=None, # seed for the order; `None` draws from torch's global generator
                  device=None, # where the batches live; `None` keeps the tensors where they are
                 ):
-        x, y = as_tensor_arg(x, 'TensorBatches', 'x'), as_tensor_arg(y, 'TensorBatches', 'y')
-        if len(x) != len(y): raise ValueError(f"TensorBatches: x has {len(x)} rows but y has {len(y)}; they must pair up one to one.")
-        if int(bs) != bs or bs < 1: raise ValueError(f"TensorBatches: bs must be a whole number of items, at least 1, got {bs!r}.")
-        self.bs, self.shuffle, self.seed = int(bs), shuffle, seed
+        x, y = check_pairs(x, y, 'TensorBatches')   # tensors with as many rows each
+        self.bs, self.shuffle, self.seed = check_whole(bs, 'TensorBatches', 'bs'), shuffle, seed
         self.generator = None if seed is None else torch.Generator().manual_seed(seed)
         self.x, self.y = (x, y) if device is None else (x.to(device), y.to(device))
 
@@ -150,27 +129,12 @@ def train_epoch(
     return total / n
 
 # %% ../nbs/04_mnist_loss.ipynb #b817f52d
-def _check_raw_preds(preds:torch.Tensor, fname:str):
-    "Refuse `nan` predictions; warn when a batch looks like probabilities, the mark of a sigmoid already applied."
-    preds = preds.detach()
-    nan = torch.isnan(preds)
-    if bool(nan.any()):
-        raise ValueError(f"{fname}: {int(nan.sum())} of {preds.numel()} predictions are nan, so any score would be meaningless. "
-                         "Training has probably diverged: lower the learning rate, or check the inputs for nan.")
-    if preds.numel() < 8: return
-    lo, hi = preds.min().item(), preds.max().item()
-    # Probabilities reach both ends of [0, 1] (a trained model) or sit around 0.5 (an untrained one); an untrained model's
-    # raw outputs can also all lie in [0, 1], but just above 0, and never reach 1.
-    if 0 <= lo and hi <= 1 and ((lo < 0.1 and hi > 0.9) or lo > 0.25):
-        warnings.warn(f"{fname}: every prediction is between 0 and 1, as if sigmoid had already been applied; sigmoid is already "
-                      "inside the metric and the loss, so give them the model's raw outputs (remove the final sigmoid).", stacklevel=3)
-
 def batch_accuracy(
     preds:torch.Tensor, # raw model outputs for a batch, e.g. N×1 (before any sigmoid)
     targs:torch.Tensor, # targets of the same shape: 1 for the positive digit, 0 otherwise
 ) -> torch.Tensor:
     "Fraction of the batch where the prediction (sigmoid(preds) > 0.5) agrees with the target."
-    check_same_shape(preds, targs, 'batch_accuracy'); _check_targets(targs, 'batch_accuracy'); _check_raw_preds(preds, 'batch_accuracy')
+    check_binary(preds, targs, 'batch_accuracy', metric=True)   # as the loss; also no nan, no sigmoid applied twice
     return ((sigmoid(preds) > 0.5) == (targs == 1)).float().mean()
 
 # %% ../nbs/04_mnist_loss.ipynb #980f4093
@@ -195,6 +159,43 @@ def batch_size_for(
     steps:int=48, # about how many mini-batches (SGD steps) one epoch should have
 ) -> int:
     "The power of two nearest to `n / steps`: a batch size giving about `steps` SGD steps per epoch, whatever the data's size."
-    if int(n) != n or n < 1 or int(steps) != steps or steps < 1:
-        raise ValueError(f"batch_size_for: n and steps must be whole numbers of at least 1, got n={n!r}, steps={steps!r}.")
+    n, steps = check_whole(n, 'batch_size_for', 'n'), check_whole(steps, 'batch_size_for', 'steps')
     return 2 ** max(0, round(math.log2(n / steps)))
+
+# %% ../nbs/04_mnist_loss.ipynb #a1c0e101
+def as_count(
+    acc:float, # an accuracy, a fraction between 0 and 1
+    n:int, # how many images it was measured on
+) -> str:
+    "The accuracy as the images behind it, e.g. '1,995 of 2,038 (97.9%)'."
+    acc, n = check_fraction(acc, 'as_count', 'acc'), check_whole(n, 'as_count', 'n')
+    return f"{round(acc * n):,} of {n:,} ({acc:.1%})"
+
+@dataclasses.dataclass(frozen=True)
+class AccuracyGap:
+    "Two accuracies on the same `n` images, their difference `diff = b - a`, its standard error `se` and `z = diff / se`."
+    a:float; b:float; n:int; names:tuple = ('A', 'B')
+    @property
+    def diff(self) -> float: return self.b - self.a
+    @property
+    def se(self) -> float:   # each model's sampling spread sqrt(p(1-p)/n), at least one image (1/n), combined
+        return math.sqrt(sum(max(p * (1 - p) / self.n, 1 / self.n**2) for p in (self.a, self.b)))
+    @property
+    def z(self) -> float: return self.diff / self.se
+    @property
+    def clear(self) -> bool: return abs(self.z) >= 3
+    def __repr__(self):
+        pts = abs(self.diff) * 100
+        verdict = "larger than the noise" if self.clear else "within the noise (a real difference needs about 3)"
+        return (f"{self.names[0]}: {as_count(self.a, self.n)} · {self.names[1]}: {as_count(self.b, self.n)} · "
+                f"gap {pts:.{1 if pts >= 0.1 or pts == 0 else 2}f} points = {abs(self.z):.1f} standard errors: {verdict}")
+
+def accuracy_gap(
+    acc_a:float, # the first model's accuracy
+    acc_b:float, # the second model's accuracy, on the same images
+    n:int, # how many images both were measured on
+    names=('A', 'B'), # what to call the two models when printing
+) -> AccuracyGap:
+    "Compare two accuracies on `n` images: is their gap larger than sampling noise (3 standard errors or more)?"
+    a, b = check_fraction(acc_a, 'accuracy_gap', 'acc_a'), check_fraction(acc_b, 'accuracy_gap', 'acc_b')
+    return AccuracyGap(a, b, check_whole(n, 'accuracy_gap', 'n'), tuple(names))

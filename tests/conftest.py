@@ -44,3 +44,20 @@ def standin_home(tmp_path_factory):
     home = tmp_path_factory.mktemp('standin')/'fastai'
     standin.build(home, workers=max(1, min(2, os.cpu_count() or 1)))
     return home
+
+
+# The slow tests run whole lessons or a real browser: the real-size stand-in run, the wheel built and installed outside the
+# repository, and the browser tests. `pytest -m "not slow"` leaves them out for a quick inner loop (a couple of minutes);
+# the README's test command (tools/test.sh) runs everything.
+SLOW_FILES = {'test_real_size.py', 'test_site_browser.py', 'test_widgets_browser.py'}
+SLOW_FIXTURES = {'standin_home', 'installed', 'browser', 'lab'}
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: runs whole lessons, a built wheel or a real browser (deselect with -m "not slow")')
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW_FILES or SLOW_FIXTURES & set(getattr(item, 'fixturenames', ())):
+            item.add_marker(pytest.mark.slow)

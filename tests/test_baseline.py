@@ -1,12 +1,9 @@
 "Tests of mnist_sgd.baseline: the pixel-similarity baseline, checked against PyTorch's own losses."
-import matplotlib
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mnist_sgd.baseline import mnist_distance, is_3, baseline_accuracy, show_broadcast
+from mnist_sgd.baseline import mnist_distance, is_3, baseline_accuracy
 from mnist_sgd.data import load_digits
 
 
@@ -114,15 +111,3 @@ def test_the_baseline_works_for_any_pair_of_digits():
     assert acc['overall'] > 0.8
     ref = sum(bool(F.l1_loss(x, t2.mean(0)) < F.l1_loss(x, t4.mean(0))) for x in v2) / len(v2)
     assert acc['threes'] == pytest.approx(ref)
-
-
-def test_show_broadcast_draws_and_checks_shapes(digits):
-    fig = show_broadcast(digits['valid3'], digits['mean3'], n=3, names=('valid3', 'mean3'))
-    texts = ' '.join(t.get_text() for t in fig.axes[0].texts)
-    n = len(digits['valid3'])
-    assert f'({n}, 28, 28)' in texts and 'mean3 (28, 28)' in texts and f'({n},)' in texts
-    d = mnist_distance(digits['valid3'][:3], digits['mean3'])
-    assert all(f'{v:.3f}' in texts for v in d.tolist())  # the numbers drawn are mnist_distance's
-    plt.close(fig)
-    with pytest.raises(ValueError, match='batch N×H×W and one image H×W'):
-        show_broadcast(digits['valid3'], digits['mean3'][:20])

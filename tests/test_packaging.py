@@ -10,9 +10,8 @@ except ModuleNotFoundError: import tomli as tomllib  # Python 3.10
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT/'pyproject.toml').read_text(encoding='utf-8'))
-# The course's tooling, and the lessons' widgets (`widgets`, `*_widget`), may import the `course` extra; so may any module
-# that imports one of them (`all`). Everything else is core: `import mnist_sgd.<module>` works with the core dependencies.
-TOOLING = {'runner', 'site', 'doctor', 'cli'}
+# The course tools (mnist_sgd.course) and the lessons' widgets (mnist_sgd.widgets) may import the `course` extra; so may any
+# module that imports one of them (`all`). Everything else is core: `import mnist_sgd.<module>` works with the core dependencies.
 # Imports that are guarded and exist only in one environment (Colab's own module in the Colab setup cell).
 ENVIRONMENT_ONLY = {'google'}
 
@@ -51,22 +50,46 @@ def top_imports(source: str) -> set:
     return names
 
 
-def _package_imports(source: str) -> set:
-    "The mnist_sgd modules that `source` imports (`from .x import`, `from mnist_sgd.x import`, `import mnist_sgd.x`)."
-    out = set()
+def _key(f: Path) -> str:
+    "A module's dotted name inside the package: 'training', 'course.runner', 'widgets' (for widgets/__init__.py)."
+    parts = f.relative_to(ROOT/'mnist_sgd').with_suffix('').parts
+    return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
+
+
+def package_modules() -> dict:
+    "Every module of the package, by its dotted name inside the package, and its file."
+    return {_key(f): f for f in sorted((ROOT/'mnist_sgd').rglob('*.py'))}
+
+
+def _package_imports(source: str, package: str = '') -> set:
+    """The mnist_sgd modules that `source` imports (`from .x import`, `from ..x import`, `from mnist_sgd.x import`,
+    `import mnist_sgd.x`), by dotted name inside the package; relative imports are resolved from `package`."""
+    known, out = package_modules(), set()
+    def add(name):  # the longest known module that `name` is or lies in
+        parts = name.split('.')
+        for i in range(len(parts), 0, -1):
+            if '.'.join(parts[:i]) in known: out.add('.'.join(parts[:i])); return
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module: out.add(node.module.split('.')[0])
-            elif node.level == 1: out |= {a.name for a in node.names}
-            elif node.module and node.module.startswith('mnist_sgd.'): out.add(node.module.split('.')[1])
-        elif isinstance(node, ast.Import): out |= {a.name.split('.')[1] for a in node.names if a.name.startswith('mnist_sgd.')}
+            if node.level:
+                base = package.split('.') if package else []
+                base = base[:len(base) - node.level + 1] if node.level > 1 else base
+                head = '.'.join([*base, *([node.module] if node.module else [])])
+            elif node.module and node.module.startswith('mnist_sgd.'): head = node.module[len('mnist_sgd.'):]
+            else: continue
+            for a in node.names: add(f'{head}.{a.name}' if head else a.name)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith('mnist_sgd.'): add(a.name[len('mnist_sgd.'):])
     return out
 
 
 def course_modules() -> set:
-    "The package's modules that may use the course extra: tooling, widgets, and whatever imports them."
-    mods = {f.stem: _package_imports(f.read_text(encoding='utf-8')) for f in (ROOT/'mnist_sgd').glob('*.py')}
-    course = {m for m in mods if m in TOOLING or m == 'widgets' or m.endswith('_widget')}
+    "The package's modules that may use the course extra: the course tools, the widgets, and whatever imports them."
+    mods = {}
+    for k, f in package_modules().items():
+        mods[k] = _package_imports(f.read_text(encoding='utf-8'), k if f.name == '__init__.py' else k.rpartition('.')[0])
+    course = {m for m in mods if m.split('.')[0] in ('course', 'widgets')}
     while True:
         more = {m for m, deps in mods.items() if deps & course} - course
         if not more: return course
@@ -76,9 +99,9 @@ def course_modules() -> set:
 def sources():
     "(group, where, source) for the package's modules, the lesson notebooks, the library notebooks and the repo's scripts."
     course = course_modules()
-    for f in sorted((ROOT/'mnist_sgd').glob('*.py')):
-        yield ('course' if f.stem in course else 'core'), f.relative_to(ROOT), f.read_text(encoding='utf-8')
-    for group, pattern in (('course', 'nbs/[0-9]*.ipynb'), ('dev', 'nbs/lib/*.ipynb'), ('dev', 'nbs/index.ipynb')):
+    for k, f in package_modules().items():
+        yield ('course' if k in course else 'core'), f.relative_to(ROOT), f.read_text(encoding='utf-8')
+    for group, pattern in (('course', 'nbs/[0-9]*.ipynb'), ('dev', 'nbs/lib/**/*.ipynb'), ('dev', 'nbs/index.ipynb')):
         for nb in sorted(ROOT.glob(pattern)):
             for i, c in enumerate(json.loads(nb.read_text(encoding='utf-8'))['cells']):
                 if c['cell_type'] == 'code': yield group, f'{nb.relative_to(ROOT)} cell {i + 1}', ''.join(c['source'])
@@ -107,9 +130,11 @@ def test_imports_are_declared_for_their_group():
 def test_the_chapters_modules_need_only_the_core():
     "The modules a learner or teacher imports in their own scripts do not drag in Jupyter: they stay in the core group."
     course = course_modules()
-    core = {'core', 'data', 'training', 'optim', 'baseline', 'sgd', 'report', 'lessons'} & {f.stem for f in (ROOT/'mnist_sgd').glob('*.py')}
+    core = {'core', 'checks', 'files', 'data', 'images', 'baseline', 'sgd', 'training', 'optim', 'nonlinear', 'multiclass',
+            'learner', 'quiz.answers', 'quiz.grading', 'quiz.graders', 'quiz.questionnaire'}
+    assert core <= set(package_modules()), core - set(package_modules())
     assert not core & course, core & course
-    assert {'runner', 'cli', 'all'} <= course
+    assert {'course.runner', 'course.cli', 'widgets.fit', 'all'} <= course
 
 
 def test_the_checker_catches_an_undeclared_import():

@@ -328,7 +328,7 @@ def test_predict_keeps_earlier_guesses_and_refuses_questions_without_a_snippet()
 
 def test_progress_per_section():
     answer('dataloader', 'serves mini-batches'); assess('dataloader', [1])
-    check('sigmoid', torch.sigmoid); check('relu-plot', torch.abs)
+    check('sigmoid', (torch.sigmoid, plot_function(torch.sigmoid, -5, 5))); check('relu-plot', torch.abs)
     answer('image-as-numbers', 'a grid of numbers'); assess('image-as-numbers', 'all')
     p = progress()
     assert list(p.columns) == ['section', 'questions', 'answered', 'checks', 'checked right', 'self-assessed', 'still open']
@@ -346,7 +346,7 @@ def test_progress_per_section():
 def test_progress_per_question():
     answer('seven-steps', 'init, predict, loss, gradient, step, repeat, stop'); assess('seven-steps', [1, 2])
     answer('bias', 'an offset'); assess('bias', 'all')
-    check('sigmoid', torch.sigmoid); check('relu-plot', torch.abs); predict('view', '1')
+    check('sigmoid', (torch.sigmoid, plot_function(torch.sigmoid, -5, 5))); check('relu-plot', torch.abs); predict('view', '1')
     p = progress('question')
     assert len(p) == 37 and list(p['no']) == list(range(1, 38))
     rows = p.set_index('id')

@@ -44,8 +44,10 @@ def test_descend_other_function_uses_its_gradient():
 
 def test_descend_steps():
     assert descend(x_squared, 1.5, 0.1, 0).tolist() == [1.5]
-    with pytest.raises(ValueError, match='steps must be 0 or more, got -1'):
+    with pytest.raises(ValueError, match='descend: steps must be a whole number above 0, not -1. 0 is allowed too'):
         descend(x_squared, 1.5, 0.1, -1)
+    for bad in (float('nan'), 2.5, '3'):
+        with pytest.raises(ValueError, match='steps must be a whole number'): descend(x_squared, 1.5, 0.1, bad)
 
 
 # ---- autograd basics, as the notebook shows them -------------------------------------------------------------------
@@ -66,9 +68,11 @@ def test_make_speed_data_seeded_and_shaped():
     t2, s2 = make_speed_data(seed=42)
     assert torch.equal(speed, s2) and torch.equal(time, t2)
     assert not torch.equal(speed, make_speed_data(seed=1)[1])
-    # the curve is slowest in the middle, and without noise it is exactly 0.75·(t - 9.5)² + 1
+    # without noise the curve is 4 + 0.5·(t - 11)²: slowest, 4, at the crest, step 11 of 0..19 (3/5 of the way)
     t0, s0 = make_speed_data(noise=0.)
-    torch.testing.assert_close(s0, 0.75 * (t0 - 9.5)**2 + 1)
+    torch.testing.assert_close(s0, 4 + 0.5 * (t0 - 11)**2)
+    assert s0.argmin().item() == 11 and s0[0] > s0[-1]           # a lopsided U: the climb is longer than the drop
+    torch.testing.assert_close((speed - s0).std(), torch.tensor(3.), atol=1.2, rtol=0)   # noise of about 3
     assert make_speed_data(n=7)[0].shape == (7,)
 
 
@@ -126,7 +130,7 @@ def test_quadratic_loss(data):
     torch.testing.assert_close(quadratic_loss(p, time, speed), F.mse_loss(preds, speed))
     torch.testing.assert_close(quadratic_loss((0.5, -8., 40.), time, speed, loss_func=rmse), F.mse_loss(preds, speed).sqrt())
     # the exact curve the data was made from fits far better than a random guess
-    assert quadratic_loss((0.75, -14.25, 0.75 * 9.5**2 + 1), time, speed) < 15 < quadratic_loss(p, time, speed)
+    assert quadratic_loss((0.5, -11., 4 + 0.5 * 11**2), time, speed) < 15 < quadratic_loss(p, time, speed)
 
 
 def test_hand_gradient_of_quadratic_loss_matches_autograd(data, start):
@@ -238,7 +242,7 @@ def test_sgd_path_accepts_plain_numbers_and_zero_steps(data):
     path = sgd_path((1., 2., 3.), 1e-5, 0, *data)
     assert len(path) == 1
     torch.testing.assert_close(path[0][0], torch.tensor([1., 2., 3.]))
-    with pytest.raises(ValueError, match='steps must be 0 or more, got -2'):
+    with pytest.raises(ValueError, match='sgd_path: steps must be a whole number'):
         sgd_path((1., 2., 3.), 1e-5, -2, *data)
 
 

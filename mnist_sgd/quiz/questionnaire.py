@@ -4,20 +4,18 @@
 
 # %% ../../nbs/lib/quiz/questionnaire.ipynb #3d59f968
 from __future__ import annotations
-import contextlib, dataclasses, difflib, importlib.resources, inspect, json, re, sys, textwrap
+import contextlib, dataclasses, difflib, importlib.resources, inspect, json, random, re, sys, textwrap
 from pathlib import Path
+import matplotlib
+import numpy as np
 import pandas as pd
 import torch
 from .answers import (ANSWERS_FORMAT, AnswersFileError, AnswersFileWarning, answers_path, answers_status,
                                load_answers, save_answers, update, entry, _now)
 from .grading import (CheckResult, GradingTimeout, OutputFlood, NotAnswered, GRADERS, PREPARE, TIME_LIMIT, OUTPUT_LIMIT,
-                               limited, unanswered, exc_text)
-from . import graders as _graders  # registers every grader
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-if sys.version_info >= (3, 11): import tomllib
-else: import tomli as tomllib  # the same parser, from PyPI, before Python 3.11
+                               limited, unanswered, exc_text, fmt, torch_state)
+from .graders import _is_plot  # importing the graders registers every check
+from ..files import tomllib
 
 _all_ = ['answers_path', 'answers_status', 'load_answers', 'save_answers', 'AnswersFileError', 'AnswersFileWarning', 'CheckResult']
 
@@ -202,11 +200,15 @@ def assess(
     path:str|Path|None=None, # the answers file (see `answers_path`)
     questions=None, # the question list (default: `QUESTIONS`)
 ) -> str:
-    "Compare your answer with our key points; with `covered`, save which ones you made."
+    "Compare your saved answer with our key points (shown only once you have answered); with `covered`, save which ones you made."
     qs = QUESTIONS if questions is None else questions; qn = question(q, qs); head = f"Q{_number(qn, qs)} · {qn.id}"
     e = _saved_entry(load_answers(path)['answers'], qn)
     yours = ("Your answer:\n\n> " + e['text'].replace('\n', '\n> ') if e.get('text')
              else f"(You have not saved a written answer yet: `answer({qn.id!r}, ...)` first, then compare.)")
+    tried = bool(e.get('text')) or isinstance(e.get('check'), dict)  # a written answer, or code that was checked
+    if covered is None and not tried:
+        return _Md(f"**{head}**: {yours} Our key points stay hidden until you have tried; if you want our whole answer now, "
+                   f"`reveal({qn.id!r})` shows it.")
     if covered is None:
         points = ''.join(f"\n{i}. {p}" for i, p in enumerate(qn.key_points, 1))
         return _Md(f"**{head}**: {yours}\n\n**Our key points**{points}\n\nMark the ones your answer made: "
@@ -270,17 +272,24 @@ def predict(
     return _Md(f"**{head}**: you predicted\n\n```\n{guess}\n```\nand it printed\n\n```\n{printed}\n```\n{verdict}.{saved}")
 
 # %% ../../nbs/lib/quiz/questionnaire.ipynb #6a5a30f0
-def _is_plot(value) -> bool:
-    return isinstance(value, (Axes, Figure, Line2D)) or (isinstance(value, list) and bool(value) and all(isinstance(v, Line2D) for v in value))
-
 def _source_of(value) -> str:
-    "What to keep of an answer: a function's source, or a short text of a value."
+    "What to keep of an answer: a function's source, or a short text of a value (even one whose `repr` fails)."
     if _is_plot(value): return 'a matplotlib plot'
-    if isinstance(value, (tuple, list)) and value and all(callable(v) for v in value): return '\n'.join(_source_of(v) for v in value)
+    if isinstance(value, (tuple, list)) and value and all(callable(v) or _is_plot(v) for v in value): return '\n'.join(_source_of(v) for v in value)
     if callable(value) and not isinstance(value, torch.Tensor):
-        with contextlib.suppress(OSError, TypeError): return textwrap.dedent(inspect.getsource(value))
-    s = repr(value)
+        with contextlib.suppress(Exception): return textwrap.dedent(inspect.getsource(value))
+    if isinstance(value, torch.Tensor): value = value.detach().cpu()
+    try: s = repr(value)
+    except Exception: s = fmt(value)
     return s if len(s) <= 20_000 else s[:20_000] + '…'
+
+@contextlib.contextmanager
+def _kept_state():
+    "Run a check from torch's usual settings, and leave the learner's random generators, torch settings and plot style as they were."
+    py, np_rng = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[]), torch_state(fresh=True), matplotlib.rc_context(): yield
+    finally: random.setstate(py); np.random.set_state(np_rng)
 
 def _record_check(qn:Question, res:CheckResult, value, path) -> bool:
     "Save the result of a check with the answer it ran on; the last passing answer is kept apart."
@@ -324,7 +333,7 @@ def check(
     try:
         if unanswered(value): raise NotAnswered()
         PREPARE.get(qn.id, lambda: None)()  # a slow import, say: not counted against your code's time
-        with torch.random.fork_rng(devices=[]), limited(time_limit, output_limit) as out:
+        with _kept_state(), limited(time_limit, output_limit) as out:
             items = qn.grader(value).items
         if out.text: items = items + [(None, _printed_note(out.text), None)]
         res = CheckResult(qn.id, n, 'failed' if any(ok is False for ok, *_ in items) else 'passed', items)
@@ -336,7 +345,8 @@ def check(
     except OutputFlood:
         res = CheckResult(qn.id, n, 'too much output', note=f"Your code printed more than {output_limit:,} characters, so the check "
                           "stopped it before it could flood the notebook. Take the `print` calls out of loops, then run the cell again.")
-    except Exception as e:
+    except KeyboardInterrupt: raise
+    except BaseException as e:  # the graders catch whatever your code raises: what reaches here is a bug of ours
         return CheckResult(qn.id, n, 'error', note=f"The check itself failed ({exc_text(e)}). That is a bug in mnist_sgd, "
                                                      "not in your answer; please report it.")
     if save:
