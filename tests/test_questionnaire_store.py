@@ -306,7 +306,7 @@ def test_a_linked_answers_file_stays_a_link_and_its_target_gets_every_answer(tmp
     link.symlink_to(os.path.relpath(drive/'answers.json', folder))  # a relative link, as `ln -s ../drive/answers.json` makes
     monkeypatch.setenv('MNIST_SGD_HOME', str(folder))
     answer('view', 'same numbers, new shape'); assess('view', [1])
-    assert link.is_symlink() and os.readlink(link) == os.path.relpath(drive/'answers.json', home)
+    assert link.is_symlink() and os.readlink(link) == os.path.relpath(drive/'answers.json', folder)
     saved = json.loads((drive/'answers.json').read_text())['answers']
     assert saved['bias']['text'] == 'from before' and saved['view']['text'] == 'same numbers, new shape' and saved['view']['assessment']
     assert sorted(p.name for p in drive.iterdir()) == ['answers.json'] and files_beside(link) == ['questionnaire.json']
