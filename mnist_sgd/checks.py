@@ -11,7 +11,8 @@ import torch
 # %% auto #0
 __all__ = ['as_tensor_arg', 'check_same_shape', 'check_float', 'check_whole', 'check_fraction', 'check_ndim', 'check_shape',
            'check_images', 'check_broadcast', 'check_pairs', 'check_digit_labels', 'check_linear', 'check_binary',
-           'check_tracks_grad', 'evaluating']
+           'check_tracks_grad', 'evaluating', 'check_params', 'check_lr', 'check_grads', 'check_class_targs',
+           'check_square', 'check_pair_folder', 'check_one_score']
 
 # %% ../nbs/lib/checks.ipynb #4c0cb0ee
 def as_tensor_arg(
@@ -227,3 +228,141 @@ def evaluating(
         with torch.no_grad(): yield model
     finally:
         for m, mode in modes: m.train(mode)
+
+# %% ../nbs/lib/checks.ipynb #lb-params-lr
+import math, numbers
+
+def check_params(
+    params, # what was passed as the tensors to train
+    fname:str='BasicOptim', # the function that asks, for the message
+) -> list:
+    "`params` as a list of leaf tensors that track gradients, or an error that says what to pass instead."
+    if isinstance(params, torch.Tensor):
+        raise TypeError(f"{fname}: params is a single tensor of shape {tuple(params.shape)}; it needs a collection of tensors "
+                        "(going through one tensor gives its rows, which never receive a gradient, so nothing would train). "
+                        "Pass a list, e.g. BasicOptim([weights, bias], lr), or model.parameters().")
+    try: params = list(params)
+    except TypeError: raise TypeError(f"{fname}: params must be a list of tensors or model.parameters(), got {type(params).__name__}.") from None
+    if not params: raise ValueError(f"{fname} got no parameters; pass model.parameters() or a list such as [weights, bias].")
+    for i, p in enumerate(params):
+        if not isinstance(p, torch.Tensor):
+            raise TypeError(f"{fname}: parameter {i} is a {type(p).__name__}, not a tensor; pass tensors, e.g. [weights, bias].")
+        if not p.requires_grad:
+            raise ValueError(f"{fname}: parameter {i} (shape {tuple(p.shape)}) does not track gradients; "
+                             "call .requires_grad_() on it first (init_params does this for you).")
+        if not p.is_leaf:
+            raise ValueError(f"{fname}: parameter {i} (shape {tuple(p.shape)}) is not a leaf tensor: it was computed from another "
+                             "tensor (e.g. torch.randn(3, requires_grad=True) * 0.1, or .to(device) of a parameter), so backward() never "
+                             "fills its .grad and it would never move. Compute (and move) the values first, then call .requires_grad_(): "
+                             "(torch.randn(3) * 0.1).requires_grad_(), or use init_params.")
+    return params
+
+def check_lr(
+    lr, # the learning rate that was passed
+    fname:str='BasicOptim', # the function that asks, for the message
+) -> float:
+    "`lr` as a positive, finite float, or an error that says what is wrong (the rule of `files.check_positive`)."
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+        raise TypeError(f"{fname}: lr must be one number, such as lr=0.1; got {lr!r} ({type(lr).__name__}).")
+    why = ("0 would never move the parameters" if lr == 0 else "a negative rate steps uphill and makes the loss grow" if lr < 0
+           else "it must be a finite number")
+    return float(check_positive(lr, f"{fname}: lr", hint=f"({why}) Try lr=0.1."))
+
+
+# %% ../nbs/lib/checks.ipynb #lb-grads-count
+def check_grads(
+    params:list, # the optimizer's parameters
+    fname:str='BasicOptim.step', # the function that asks, for the message
+):
+    "Refuse to step when no parameter has a gradient: the sign that `backward()` was forgotten (or came after `zero_grad`)."
+    if all(p.grad is None for p in params):
+        raise RuntimeError(f"{fname}: no parameter has a gradient (every .grad is None), so there is nothing to step on. "
+                           "Call loss.backward() before opt.step(), and opt.zero_grad() only after the step.")
+
+# %% ../nbs/lib/checks.ipynb #lb-class-parts
+def _is_one_hot(t:torch.Tensor) -> bool:
+    "True if `t` is a 2-D tensor whose rows each hold a single 1 and zeros (one-hot rows), with at least two columns."
+    return t.ndim == 2 and t.shape[1] > 1 and len(t) > 0 and bool(((t == 0) | (t == 1)).all()) and bool((t.sum(dim=1) == 1).all())
+
+def _check_scores(preds:torch.Tensor, fname:str):
+    "Refuse `preds` that are not one row of C >= 2 float scores per item."
+    if preds.ndim != 2:
+        extra = " A single score per item is a two-class problem (use mnist_loss and batch_accuracy for that)." if preds.ndim == 1 else ''
+        raise ValueError(f"{fname} expects preds of shape (N, C): one row of C class scores per item; got shape {tuple(preds.shape)}.{extra}")
+    if preds.shape[1] < 2:
+        raise ValueError(f"{fname}: preds has a single column (shape {tuple(preds.shape)}), but C classes need C scores per item: with one "
+                         f"column softmax is always 1 and nothing can be learned. One score per item is the two-class setup of "
+                         f"mnist_loss and batch_accuracy; for C classes give the model C outputs, e.g. nn.Linear(784, C).")
+    check_float(preds, fname, 'preds')
+
+def _check_index_shape(preds:torch.Tensor, targs:torch.Tensor, fname:str, scores:bool):
+    "Refuse `targs` that are not one integer class index per item of `preds`."
+    if targs.ndim != 1:
+        if scores and _is_one_hot(targs) and tuple(targs.shape) == tuple(preds.shape):
+            fix = f"targs of shape {tuple(targs.shape)} look like one-hot rows; pass class indices instead: targs.argmax(dim=1)"
+        elif targs.ndim == 2 and targs.shape[1] == 1:
+            fix = "targs is a column of indices; flatten it with targs.view(-1) (or targs.squeeze(1))"
+        else: fix = "pass one class index per item, e.g. targs.view(-1) if it holds one index per item"
+        raise ValueError(f"{fname} expects targs to be class indices of shape (N,) = ({len(preds)},), got shape {tuple(targs.shape)} "
+                         f"(preds shape {tuple(preds.shape)}); {fix}")
+    if targs.is_floating_point() or targs.is_complex() or targs.dtype == torch.bool:
+        raise TypeError(f"{fname} expects targs to hold integer class indices (dtype torch.long), got dtype {targs.dtype}; use targs.long()")
+    if len(targs) != len(preds):
+        raise ValueError(f"{fname}: preds has {len(preds)} items (shape {tuple(preds.shape)}) but targs has {len(targs)} "
+                         f"(shape {tuple(targs.shape)}); they must describe the same items")
+
+# %% ../nbs/lib/checks.ipynb #lb-class-check
+def check_class_targs(
+    preds:torch.Tensor, # N×C scores (or N class indices when `allow_indices`)
+    targs:torch.Tensor, # N class indices
+    fname:str, # the caller's name, for the message
+    allow_indices:bool=False, # also accept `preds` as N class indices
+    n:int|None=None, # the number of classes, when the caller is told it (as `confusion_matrix` is)
+):
+    "Raise a clear error unless `preds` has one row of C ≥ 2 class scores per item and `targs` holds their class indices, shape (N,)."
+    preds, targs = as_tensor_arg(preds, fname, 'preds'), as_tensor_arg(targs, fname, 'targs')
+    scores = not (allow_indices and preds.ndim == 1 and not preds.is_floating_point())
+    if scores: _check_scores(preds, fname)
+    _check_index_shape(preds, targs, fname, scores)
+    if scores and len(targs):
+        lo, hi = (int(v) for v in targs.aminmax())
+        if lo < 0 or hi >= preds.shape[1]:
+            raise ValueError(f"{fname}: targs must be class indices 0…{preds.shape[1]-1} (preds have {preds.shape[1]} columns), "
+                             f"found {lo if lo < 0 else hi}")
+    if n is None: return
+    if scores and preds.shape[1] != n: raise ValueError(f"{fname}: preds has {preds.shape[1]} columns of scores but n={n}; pass n={preds.shape[1]}")
+    for what, t in ((('targs', targs),) if scores else (('preds', preds), ('targs', targs))):
+        if len(t) and (t.min() < 0 or t.max() >= n):
+            raise ValueError(f"{fname}: {what} must be class indices 0…{n-1}, found {int(t.min() if t.min() < 0 else t.max())}")
+
+def check_square(
+    m:torch.Tensor, # a matrix that must be n×n
+    fname:str, # the caller's name, for the message
+):
+    "Refuse anything but a square matrix (a confusion matrix has one row and one column per class)."
+    if m.ndim != 2 or m.shape[0] != m.shape[1]: raise ValueError(f"{fname} expects a square n×n matrix, got shape {tuple(m.shape)}")
+
+# %% ../nbs/lib/checks.ipynb #lb-pair-guards
+def check_pair_folder(
+    digits:list, # the digits found in the folder
+    positive, # the digit the caller's targets marked 1
+    path, # the folder, for the message
+    fname:str='check_two_digits', # the function that asks, for the message
+):
+    "Refuse a folder that does not hold exactly two digits, or a `positive` that is not one of them."
+    if len(digits) != 2:
+        raise ValueError(f"{fname}: {path} holds the digits {digits}; it needs exactly two, as mnist_sample(digits=(a, b)) gives.")
+    if positive not in digits:
+        raise ValueError(f"{fname}: positive={positive!r} is not one of the folder's digits {digits}; "
+                         f"pass the digit your targets marked 1, e.g. positive={digits[0]}.")
+
+def check_one_score(
+    preds, # what the model returned for N images
+    fname:str='check_two_digits', # the function that asks, for the message
+):
+    "Refuse model outputs that are not a tensor of one score per image, shape (N, 1) or (N,)."
+    if not isinstance(preds, torch.Tensor):
+        raise TypeError(f"{fname}: the model returned a {type(preds).__name__}, not a tensor of scores.")
+    if preds.ndim == 2 and preds.shape[1] != 1:
+        raise ValueError(f"{fname}: the model gives {preds.shape[1]} scores per image (shape {tuple(preds.shape)}); this check "
+                         f"needs one score per image, shape (N, 1), as a model trained with mnist_loss gives (nn.Linear(784, 1), simple_net()).")

@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 import torch
 import matplotlib.pyplot as plt
-from .checks import as_tensor_arg, check_float, check_same_shape, evaluating
+from .checks import (as_tensor_arg, check_float, check_same_shape, evaluating, check_class_targs, check_square,
+                              check_pair_folder, check_one_score)
 from .data import load_digits
 from .baseline import baseline_accuracy
-from .training import binary_xy
+from .training import binary_xy, accuracy_gap
 
 # %% auto #0
 __all__ = ['softmax', 'logsumexp', 'log_softmax', 'cross_entropy', 'multi_accuracy', 'confusion_matrix', 'plot_confusion',
@@ -45,55 +46,13 @@ def log_softmax(
     check_float(as_tensor_arg(x, 'log_softmax', 'x'), 'log_softmax', 'x')
     return x - logsumexp(x, dim=dim).unsqueeze(dim)
 
-# %% ../nbs/07_full_mnist.ipynb #deb950fe
-def _is_one_hot(t:torch.Tensor) -> bool:
-    "True if `t` is a 2-D tensor whose rows each hold a single 1 and zeros (one-hot rows), with at least two columns."
-    return t.ndim == 2 and t.shape[1] > 1 and len(t) > 0 and bool(((t == 0) | (t == 1)).all()) and bool((t.sum(dim=1) == 1).all())
-
-def _check_class_targs(
-    preds:torch.Tensor, # N×C scores (or N class indices when `allow_indices`)
-    targs:torch.Tensor, # N class indices
-    fname:str, # the caller's name, for the message
-    allow_indices:bool=False, # also accept `preds` as N class indices
-):
-    "Raise a clear error unless `preds` has one row of C ≥ 2 class scores per item and `targs` holds their class indices, shape (N,)."
-    preds, targs = as_tensor_arg(preds, fname, 'preds'), as_tensor_arg(targs, fname, 'targs')
-    is_idx = allow_indices and preds.ndim == 1 and not preds.is_floating_point()
-    if not is_idx:
-        if preds.ndim != 2:
-            extra = " A single score per item is a two-class problem (use mnist_loss and batch_accuracy for that)." if preds.ndim == 1 else ''
-            raise ValueError(f"{fname} expects preds of shape (N, C): one row of C class scores per item; got shape {tuple(preds.shape)}.{extra}")
-        if preds.shape[1] < 2:
-            raise ValueError(f"{fname}: preds has a single column (shape {tuple(preds.shape)}), but C classes need C scores per item: with one "
-                             f"column softmax is always 1 and nothing can be learned. One score per item is the two-class setup of "
-                             f"mnist_loss and batch_accuracy; for C classes give the model C outputs, e.g. nn.Linear(784, C).")
-        check_float(preds, fname, 'preds')
-    if targs.ndim != 1:
-        n = len(preds)
-        if not is_idx and _is_one_hot(targs) and tuple(targs.shape) == tuple(preds.shape):
-            fix = f"targs of shape {tuple(targs.shape)} look like one-hot rows; pass class indices instead: targs.argmax(dim=1)"
-        elif targs.ndim == 2 and targs.shape[1] == 1:
-            fix = "targs is a column of indices; flatten it with targs.view(-1) (or targs.squeeze(1))"
-        else: fix = "pass one class index per item, e.g. targs.view(-1) if it holds one index per item"
-        raise ValueError(f"{fname} expects targs to be class indices of shape (N,) = ({n},), got shape {tuple(targs.shape)} "
-                         f"(preds shape {tuple(preds.shape)}); {fix}")
-    if targs.is_floating_point() or targs.is_complex() or targs.dtype == torch.bool:
-        raise TypeError(f"{fname} expects targs to hold integer class indices (dtype torch.long), got dtype {targs.dtype}; use targs.long()")
-    if len(targs) != len(preds):
-        raise ValueError(f"{fname}: preds has {len(preds)} items (shape {tuple(preds.shape)}) but targs has {len(targs)} (shape {tuple(targs.shape)}); they must describe the same items")
-    n_cls = None if is_idx else preds.shape[1]
-    if n_cls is not None and len(targs):
-        lo, hi = (int(v) for v in targs.aminmax())
-        if lo < 0 or hi >= n_cls:
-            raise ValueError(f"{fname}: targs must be class indices 0…{n_cls-1} (preds have {n_cls} columns), found {lo if lo < 0 else hi}")
-
 # %% ../nbs/07_full_mnist.ipynb #255aec4c
 def cross_entropy(
     logits:torch.Tensor, # N×C raw scores, one row per item (no softmax applied)
     targs:torch.Tensor, # N class indices (integers 0…C-1), shape (N,)
 ) -> torch.Tensor:
     "Mean over the batch of minus the log-probability that softmax gives to the right class."
-    _check_class_targs(logits, targs, 'cross_entropy')
+    check_class_targs(logits, targs, 'cross_entropy')   # (N, C) scores and (N,) class indices, or a clear error
     targs = targs.long()  # any integer dtype (uint8 labels, say) indexes as class numbers, never as a mask
     return -log_softmax(logits)[torch.arange(len(targs), device=targs.device), targs].mean()
 
@@ -103,7 +62,7 @@ def multi_accuracy(
     targs:torch.Tensor, # N class indices, shape (N,)
 ) -> torch.Tensor:
     "Share of items whose highest-scoring class is the target."
-    _check_class_targs(preds, targs, 'multi_accuracy')
+    check_class_targs(preds, targs, 'multi_accuracy')
     return (preds.argmax(dim=1) == targs).float().mean()
 
 # %% ../nbs/07_full_mnist.ipynb #02ed3481
@@ -113,12 +72,8 @@ def confusion_matrix(
     n:int=10, # number of classes
 ) -> torch.Tensor:
     "n×n counts: row = true class, column = predicted class."
-    _check_class_targs(preds, targs, 'confusion_matrix', allow_indices=True)
-    if preds.ndim == 2:
-        if preds.shape[1] != n: raise ValueError(f"confusion_matrix: preds has {preds.shape[1]} columns of scores but n={n}; pass n={preds.shape[1]}")
-        preds = preds.argmax(dim=1)
-    for what, t in (('preds', preds), ('targs', targs)):
-        if len(t) and (t.min() < 0 or t.max() >= n): raise ValueError(f"confusion_matrix: {what} must be class indices 0…{n-1}, found {int(t.min() if t.min() < 0 else t.max())}")
+    check_class_targs(preds, targs, 'confusion_matrix', allow_indices=True, n=n)
+    if preds.ndim == 2: preds = preds.argmax(dim=1)
     return torch.bincount(targs.long() * n + preds.long(), minlength=n*n).view(n, n).cpu()
 
 # %% ../nbs/07_full_mnist.ipynb #fd55102b
@@ -127,19 +82,23 @@ def plot_confusion(
     labels=None, # class names (default 0…n-1)
     ax=None, # a matplotlib axis to draw on (a new figure otherwise)
     title:str='Confusion matrix', # the plot's title
-    cmap:str='Blues', # colour map for the shading
+    cmap:str='Reds', # colour map for the mistakes
+    top:int|None=None, # the count shaded darkest; `None` means the largest mistake (pass one `top` to compare two matrices)
 ):
-    "Draw a confusion matrix as a shaded grid with the counts written in; returns the axis."
+    "Draw a confusion matrix: the diagonal (right answers) in grey, mistakes shaded on their own scale, counts written in."
     cm = torch.as_tensor(cm).detach().cpu()
-    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]: raise ValueError(f"plot_confusion expects a square n×n matrix, got shape {tuple(cm.shape)}")
+    check_square(cm, 'plot_confusion')
     n = cm.shape[0]
     labels = list(range(n)) if labels is None else list(labels)
     if ax is None: _, ax = plt.subplots(figsize=(0.42*n + 1, 0.42*n + 0.8))
-    ax.imshow(cm, cmap=cmap)
+    off = cm.float().clone(); off.fill_diagonal_(float('nan'))                  # NaN cells are left blank by imshow
+    top = max(1., float(off.nan_to_num(0).max()) if top is None else float(top))
+    ax.imshow(torch.eye(n), cmap='Greys', vmin=0, vmax=4)                        # the diagonal, light grey
+    ax.imshow(off, cmap=cmap, vmin=0, vmax=top)
     for i in range(n):
         for j in range(n):
             v = int(cm[i, j])
-            if v: ax.text(j, i, v, ha='center', va='center', fontsize=7, color='white' if v > cm.max() / 2 else 'black')
+            if v: ax.text(j, i, v, ha='center', va='center', fontsize=7, color='white' if i != j and v > top / 2 else 'black')
     ax.set_xticks(range(n), labels); ax.set_yticks(range(n), labels)
     ax.set_xlabel('predicted'); ax.set_ylabel('actual'); ax.set_title(title, fontsize=10)
     return ax
@@ -157,7 +116,31 @@ def most_confused(
     n = cm.shape[1]
     return [(int(i) // n, int(i) % n, int(c)) for c, i in zip(counts[:k], idx[:k]) if c >= min_count]
 
-# %% ../nbs/07_full_mnist.ipynb #a4b5c6d7
+# %% ../nbs/07_full_mnist.ipynb #lb07verdict
+def _pair_verdict(acc:float, base:float, n:int, majority:float, positive:int, other:int, what:str):
+    "The verdict line of `check_two_digits`, and the `accuracy_gap` behind it."
+    gap = accuracy_gap(base, acc, n, names=('pixel baseline', 'your model'))
+    wrong, base_wrong, pts = round((1 - acc) * n), round((1 - base) * n), abs(100 * (acc - base))
+    score = f"Your model gets {acc:.1%} of the {what} right; the pixel baseline, on the same images, {base:.1%}."
+    if acc > base and gap.clear:
+        v = (f"✓ {score} You beat it by {pts:.1f} points: {wrong:,} mistakes instead of {base_wrong:,}, a gap of "
+             f"{gap.z:.1f} standard errors, larger than the noise.")
+    elif acc > base:
+        v = (f"≈ {score} Ahead by {pts:.1f} points ({wrong:,} mistakes instead of {base_wrong:,}), but that is {gap.z:.1f} "
+             f"standard errors, within the noise of {n:,} images (a real difference needs about 3): on this many images it could "
+             f"be luck. More validation images (the full download has ten times as many) would tell.")
+    elif acc < (1 - majority) - 0.05:
+        v = (f"✗ {score} That is worse than always giving the same answer: are your targets 1 for {positive}? If you "
+             f"trained with positive={other}, check with positive={other}.")
+    elif acc <= majority + 1e-9:
+        v = (f"✗ {score} That is no better than always answering the more common digit ({majority:.1%}): the model has not "
+             f"learned yet. Train for more epochs or with a larger learning rate.")
+    else:
+        v = (f"✗ {score} It does not beat the baseline ({wrong:,} mistakes against {base_wrong:,}; "
+             f"{pts:.1f} points short). Train longer, or try another learning rate.")
+    return v, gap
+
+# %% ../nbs/07_full_mnist.ipynb #lb07check
 def check_two_digits(
     model, # a trained model: N×784 pixels in, N×1 scores out, positive above 0 (as `mnist_loss` trains it)
     path, # a folder from `mnist_sample(digits=(a, b))`, with train/ and valid/ of two digits
@@ -166,48 +149,27 @@ def check_two_digits(
 ) -> dict:
     "How `model` does on the validation images of `path`, against the pixel-similarity baseline on the same images."
     tr, va = ('train', 'valid') if (Path(path)/'train').is_dir() else ('training', 'testing')
-    x, y = load_digits(path, tr); vx, vy = load_digits(path, va)
+    (x, y), (vx, vy) = load_digits(path, tr), load_digits(path, va)
     digits = sorted(set(y.tolist()) | set(vy.tolist()))
-    if len(digits) != 2:
-        raise ValueError(f"check_two_digits: {path} holds the digits {digits}; it needs exactly two, as mnist_sample(digits=(a, b)) gives.")
-    if positive not in digits:
-        raise ValueError(f"check_two_digits: positive={positive!r} is not one of the folder's digits {digits}; "
-                         f"pass the digit your targets marked 1, e.g. positive={digits[0]}.")
+    check_pair_folder(digits, positive, path)
     other = digits[1] if positive == digits[0] else digits[0]
     base = baseline_accuracy(vx[vy == positive], vx[vy == other], x[y == positive].mean(0), x[y == other].mean(0))['overall']
     xs, ys = binary_xy(vx, vy, positive=positive)
     dev = next(iter(model.parameters()), torch.zeros(0)).device if isinstance(model, torch.nn.Module) else torch.device('cpu')
     with evaluating(model): preds = model(xs.to(dev))
-    if not isinstance(preds, torch.Tensor):
-        raise TypeError(f"check_two_digits: the model returned a {type(preds).__name__}, not a tensor of scores.")
-    if preds.ndim == 2 and preds.shape[1] != 1:
-        raise ValueError(f"check_two_digits: the model gives {preds.shape[1]} scores per image (shape {tuple(preds.shape)}); this check "
-                         f"needs one score per image, shape (N, 1), as a model trained with mnist_loss gives (nn.Linear(784, 1), simple_net()).")
-    check_same_shape(preds, ys, 'check_two_digits')
-    preds = preds.detach().float().cpu()
-    n, base_wrong = len(ys), round((1 - base) * len(ys))
-    res = dict(accuracy=float('nan'), baseline=base, beats_baseline=False, margin=float('nan'), n_valid=n,
-               mistakes=None, baseline_mistakes=base_wrong)
+    check_one_score(preds); check_same_shape(preds, ys, 'check_two_digits')
+    preds, n = preds.detach().float().cpu(), len(ys)
+    res = dict(accuracy=float('nan'), baseline=base, beats_baseline=False, clear=False, margin=float('nan'), n_valid=n,
+               mistakes=None, baseline_mistakes=round((1 - base) * n), gap=None)
     what = f"{n:,} validation images ({positive}s and {other}s)"
     if not torch.isfinite(preds).all():
         res['verdict'] = (f"✗ The model's outputs contain NaN or inf: training blew up. Lower the learning rate, make a fresh model "
                           f"and train again. (The pixel baseline gets {base:.1%} of the {what} right.)")
     else:
         acc = ((preds > 0).float() == ys).float().mean().item()   # the rule of batch_accuracy: sigmoid(pred) > 0.5
-        wrong, majority = round((1 - acc) * n), max(ys.mean().item(), 1 - ys.mean().item())
-        res.update(accuracy=acc, beats_baseline=acc > base, margin=acc - base, mistakes=wrong)
-        score = f"Your model gets {acc:.1%} of the {what} right; the pixel baseline, on the same images, {base:.1%}."
-        if acc > base:
-            v = f"✓ {score} You beat it by {100 * (acc - base):.1f} points: {wrong:,} mistakes instead of {base_wrong:,}."
-        elif acc < (1 - majority) - 0.05:
-            v = (f"✗ {score} That is worse than always giving the same answer: are your targets 1 for {positive}? If you "
-                 f"trained with positive={other}, check with positive={other}.")
-        elif acc <= majority + 1e-9:
-            v = (f"✗ {score} That is no better than always answering the more common digit ({majority:.1%}): the model has not "
-                 f"learned yet. Train for more epochs or with a larger learning rate.")
-        else:
-            v = (f"✗ {score} It does not beat the baseline ({wrong:,} mistakes against {base_wrong:,}; "
-                 f"{100 * (base - acc):.1f} points short). Train longer, or try another learning rate.")
-        res['verdict'] = v
+        majority = max(ys.mean().item(), 1 - ys.mean().item())
+        res['verdict'], gap = _pair_verdict(acc, base, n, majority, positive, other, what)
+        res.update(accuracy=acc, beats_baseline=acc > base, clear=acc > base and gap.clear, margin=acc - base,
+                   mistakes=round((1 - acc) * n), gap=gap)
     if verbose: print(res['verdict'])
     return res

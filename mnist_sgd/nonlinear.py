@@ -4,8 +4,8 @@
 
 # %% ../nbs/06_nonlinearity.ipynb #ba3bc904
 from __future__ import annotations
-from numbers import Integral
 from torch import nn
+from .checks import check_whole
 
 # %% auto #0
 __all__ = ['simple_net']
@@ -17,8 +17,5 @@ def simple_net(
     n_out:int=1, # outputs per item: 1 for a 3-vs-7 score
 ) -> nn.Sequential:
     "A small neural net: Linear(n_in, n_hidden) → ReLU → Linear(n_hidden, n_out)."
-    for name, v in (('n_in', n_in), ('n_hidden', n_hidden), ('n_out', n_out)):
-        if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
-            raise ValueError(f"simple_net: {name} must be a whole number of at least 1, got {v!r}; "
-                             f"e.g. simple_net(n_in=784, n_hidden=30, n_out=1).")
+    n_in, n_hidden, n_out = (check_whole(v, 'simple_net', k) for k, v in (('n_in', n_in), ('n_hidden', n_hidden), ('n_out', n_out)))
     return nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, n_out))

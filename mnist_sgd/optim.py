@@ -5,10 +5,11 @@
 # %% ../nbs/05_optimizer.ipynb #7d0fb4a6
 from __future__ import annotations
 from pathlib import Path
-import math, numbers, random
+import math, random
 import torch
 from torch import nn
 from .core import default_device
+from .checks import check_params, check_lr, check_grads, check_whole
 from .data import load_digits
 from .training import binary_xy, mnist_loss, batch_accuracy, train_epoch, validate_epoch, TensorBatches
 
@@ -16,60 +17,19 @@ from .training import binary_xy, mnist_loss, batch_accuracy, train_epoch, valida
 __all__ = ['BasicOptim', 'train_model', 'mnist_dls']
 
 # %% ../nbs/05_optimizer.ipynb #cb8c8ba6
-def _check_params(params) -> list:
-    "`params` as a list of leaf tensors that track gradients, or an error that says what to pass instead."
-    if isinstance(params, torch.Tensor):
-        raise TypeError(f"BasicOptim: params is a single tensor of shape {tuple(params.shape)}; it needs a collection of tensors "
-                        "(going through one tensor gives its rows, which never receive a gradient, so nothing would train). "
-                        "Pass a list, e.g. BasicOptim([weights, bias], lr), or model.parameters().")
-    try: params = list(params)
-    except TypeError: raise TypeError(f"BasicOptim: params must be a list of tensors or model.parameters(), got {type(params).__name__}.") from None
-    if not params: raise ValueError("BasicOptim got no parameters; pass model.parameters() or a list such as [weights, bias].")
-    for i, p in enumerate(params):
-        if not isinstance(p, torch.Tensor):
-            raise TypeError(f"BasicOptim: parameter {i} is a {type(p).__name__}, not a tensor; pass tensors, e.g. [weights, bias].")
-        if not p.requires_grad:
-            raise ValueError(f"BasicOptim: parameter {i} (shape {tuple(p.shape)}) does not track gradients; "
-                             "call .requires_grad_() on it first (init_params does this for you).")
-        if not p.is_leaf:
-            raise ValueError(f"BasicOptim: parameter {i} (shape {tuple(p.shape)}) is not a leaf tensor: it was computed from another "
-                             "tensor (e.g. torch.randn(3, requires_grad=True) * 0.1, or .to(device) of a parameter), so backward() never "
-                             "fills its .grad and it would never move. Compute (and move) the values first, then call .requires_grad_(): "
-                             "(torch.randn(3) * 0.1).requires_grad_(), or use init_params.")
-    return params
-
-def _check_lr(lr) -> float:
-    "`lr` as a positive, finite float, or an error that says what is wrong."
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
-        raise TypeError(f"BasicOptim: lr must be one number, such as lr=0.1; got {lr!r} ({type(lr).__name__}).")
-    lr = float(lr)
-    if not math.isfinite(lr): raise ValueError(f"BasicOptim: lr must be a finite number, got {lr}; try lr=0.1.")
-    if lr <= 0:
-        why = "0 would never move the parameters" if lr == 0 else "a negative rate steps uphill and makes the loss grow"
-        raise ValueError(f"BasicOptim: lr must be positive, got {lr}: {why}. Try lr=0.1.")
-    return lr
-
 class BasicOptim:
     "Plain SGD written by hand: `step` moves every parameter against its gradient, `zero_grad` clears the gradients."
-    def __init__(self,
-                 params, # the tensors to update: `model.parameters()` or a list such as `[weights, bias]`
-                 lr:float, # learning rate: how far each step goes (a positive number)
-                ):
-        self.params, self.lr = _check_params(params), _check_lr(lr)
-
+    def __init__(self, params, lr:float):
+        self.params, self.lr = check_params(params), check_lr(lr)   # a list of leaf tensors; one positive number
     def step(self):
         "Update each parameter in place: p ← p - lr × p.grad (parameters without a gradient are left alone)."
-        if all(p.grad is None for p in self.params):
-            raise RuntimeError("BasicOptim.step: no parameter has a gradient (every .grad is None), so there is nothing to step on. "
-                               "Call loss.backward() before opt.step(), and opt.zero_grad() only after the step.")
+        check_grads(self.params)   # no gradient at all: backward() was forgotten, so say so rather than do nothing
         with torch.no_grad():
             for p in self.params:
                 if p.grad is not None: p -= self.lr * p.grad
-
     def zero_grad(self):
         "Forget the gradients, so the next `backward` does not add to them."
         for p in self.params: p.grad = None
-
     def __repr__(self): return f"BasicOptim({len(self.params)} tensors, lr={self.lr})"
 
 # %% ../nbs/05_optimizer.ipynb #f3036d4a
@@ -85,6 +45,7 @@ def train_model(
     verbose:bool=False, # print the metric after each epoch
 ) -> list[float]:
     "Train for `epochs` epochs; returns the validation metric after each one."
+    epochs = check_whole(epochs, 'train_model', 'epochs')   # -1 or 2.5 epochs: an error, not an empty list
     device = default_device() if device is None else torch.device(device)
     if isinstance(model, nn.Module): model.to(device)
     for dl in (train_dl, valid_dl):

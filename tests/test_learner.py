@@ -166,7 +166,7 @@ def test_recorder_records_against_direct_computation(data):
     learn.fit(3, lr=1.)
     rec = learn.recorder
     ft.test_eq(rec.names, ['epoch', 'train_loss', 'valid_loss', 'batch_accuracy'])
-    ft.test_eq([r[0] for r in rec.values], [0, 1, 2])
+    ft.test_eq([r[0] for r in rec.values], [1, 2, 3])   # epochs counted from 1, as in the plots
     ft.test_eq(len(rec.batch_losses), 3 * len(_dls(data)[0]))
     with torch.no_grad(): preds = model(vxs)
     ft.test_close(rec.values[-1][2], mnist_loss(preds, vys).item(), eps=1e-5)     # batch-size weighted = whole-set mean
@@ -186,6 +186,11 @@ def test_recorder_plots(data):
     ft.test_eq(len(ax.lines), 2); ft.test_eq(len(ax.lines[0].get_ydata()), len(learn.recorder.batch_losses))
     ax = learn.recorder.plot_metrics()
     ft.test_eq(list(ax.lines[0].get_ydata()), [r[3] for r in learn.recorder.values])
+    ft.test_eq(list(ax.lines[0].get_xdata()), [1, 2])            # epochs counted from 1
+    # issue 16: an accuracy axis labelled, from a round floor (at most 0.9) to 1, not 0.955-0.975 around a one-image change
+    assert ax.get_ylabel() and ax.get_ylim()[0] <= 0.9 and ax.get_ylim()[1] == 1, (ax.get_ylabel(), ax.get_ylim())
+    ft.test_eq(len(ax.collections), 1)                           # the noise band: ± 2 standard errors on n_valid items
+    ft.test_eq(learn.recorder.n_valid, len(data[2]))
     plt.close('all')
 
 
@@ -258,6 +263,33 @@ def test_errors():
     ft.test_fail(lambda: Learner([1, 2, 3], _linear(), mnist_loss), contains='pair (train_dl, valid_dl)')
     ft.test_fail(lambda: Learner(([], []), _linear(), 'mse'), contains='loss_func must be a function')
     ft.test_fail(lambda: Learner(([], []), 'a model', mnist_loss), contains='model must be an nn.Module')
+
+
+# --- issue 19: a second fit accepted any learning rate -----------------------------------------------------------------
+@pytest.mark.parametrize('lr, word', [(-1.0, 'uphill'), (0, 'never move'), (float('nan'), 'finite'), ('0.1', 'one number')])
+def test_second_fit_checks_the_learning_rate(data, lr, word):
+    "fit reuses the optimizer and only sets its lr: learn.fit(3, -1.0) after a first fit used to train uphill without a word."
+    learn = Learner(_tiny(data), _linear(), mnist_loss, device='cpu', progress=False)
+    learn.fit(1, lr=0.1)
+    before = [p.detach().clone() for p in learn.model.parameters()]
+    with pytest.raises((ValueError, TypeError), match=word) as e: learn.fit(3, lr)
+    assert 'Learner.fit' in str(e.value), str(e.value)
+    for p, b in zip(learn.model.parameters(), before): ft.test_eq(p.detach(), b)   # nothing was trained
+    ft.test_eq(learn.opt.lr, 0.1)
+
+
+@pytest.mark.parametrize('opt_func', [BasicOptim, torch.optim.SGD])
+def test_fit_checks_the_learning_rate_for_any_optimizer(data, opt_func):
+    learn = Learner(_tiny(data), _linear(), mnist_loss, opt_func=opt_func, device='cpu', progress=False)
+    with pytest.raises(ValueError, match='Learner.fit: lr must be a number above 0'): learn.fit(1, -0.5)
+    learn.fit(1, 0.1)
+    with pytest.raises(ValueError, match='never move'): learn.fit(2, 0)
+
+
+@pytest.mark.parametrize('epochs', [-1, 0, 1.5])
+def test_fit_checks_the_epochs(data, epochs):
+    learn = Learner(_tiny(data), _linear(), mnist_loss, device='cpu', progress=False)
+    with pytest.raises(ValueError, match='epochs must be a whole number'): learn.fit(epochs, 0.1)
 
 
 def test_arguments_in_fastais_order(data):

@@ -222,3 +222,33 @@ def test_the_colab_cell_installs_only_on_colab_and_only_once(monkeypatch):
     calls = _run_colab_cell(monkeypatch, on_colab=True, installed=False, spec_env='mnist_sgd[course] @ git+https://example.invalid/x')
     assert calls[0][-1] == 'mnist_sgd[course] @ git+https://example.invalid/x'
     assert 'drive' not in colab_cell_source().lower().replace('no google drive access', '')
+
+
+# The chapter at the chapter's size: an exported lesson cell reads as the idea, with its guards one call away in
+# mnist_sgd.checks, and the edge-case tests live in tests/, not in the learner's view.
+def _exported(nb:Path) -> list[str]:
+    return [_src(c) for c in _cells(nb) if c['cell_type'] == 'code' and _src(c).startswith('#| export')]
+
+
+def _visible_code(nb:Path) -> list[str]:
+    return [_src(c) for c in _cells(nb) if c['cell_type'] == 'code' and not _src(c).startswith('#| hide')]
+
+
+CHAPTER_LESSONS = [p for p in LESSONS if 1 <= _lesson_no(p) <= 8]
+
+
+def test_exported_lesson_cells_are_at_the_chapters_size():
+    sizes = {(nb.name, s.splitlines()[1][:50]): len(s.splitlines()) - 1 for nb in CHAPTER_LESSONS for s in _exported(nb)}
+    assert max(sizes.values()) <= 40, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+    optim = [n for (nb, _), n in sizes.items() if nb.startswith('05_')]
+    basic = [len(s.splitlines()) - 1 for s in _exported(next(p for p in LESSONS if p.name.startswith('05_'))) if 'class BasicOptim' in s]
+    assert basic and basic[0] <= 15, basic
+    raises = sum(len(re.findall(r'\braise\b', s)) for nb in CHAPTER_LESSONS for s in _exported(nb))
+    assert raises <= 10, raises
+
+
+def test_lessons_show_few_edge_case_tests_and_no_mocks():
+    fails = {nb.name: sum(len(re.findall(r'\btest_fail\(', s)) for s in _visible_code(nb)) for nb in CHAPTER_LESSONS}
+    assert sum(fails.values()) <= 10, fails
+    mocks = [nb.name for nb in CHAPTER_LESSONS for s in _visible_code(nb) if re.search(r'\bmock\b|monkeypatch', s)]
+    assert not mocks, mocks
