@@ -11,15 +11,23 @@ if sys.version_info >= (3, 11): import tomllib
 else: import tomli as tomllib  # the same parser, from PyPI, before Python 3.11
 
 # %% auto #0
-__all__ = ['TMP_SUFFIX', 'STALE_TMP_SECONDS', 'real_target', 'atomic_write', 'check_positive']
+__all__ = ['TMP_SUFFIX', 'STALE_TMP_SECONDS', 'fresh_mode', 'real_target', 'atomic_file', 'atomic_write', 'check_positive']
 
 # %% ../nbs/lib/files.ipynb #a09e61fc
 TMP_SUFFIX = '.tmp'
 STALE_TMP_SECONDS = 3600 # a temporary file this much older than a fresh one was left by a killed writer
 
 def _umask() -> int:
-    "The process's umask (read by setting it and setting it back)."
+    "The process's umask: read where Linux shows it, else by setting it and setting it back."
+    with contextlib.suppress(OSError, ValueError, StopIteration, IndexError):
+        with open('/proc/self/status') as f: return int(next(l for l in f if l.startswith('Umask:')).split()[1], 8)
     m = os.umask(0o022); os.umask(m); return m
+
+def fresh_mode(
+    folder:bool=False, # a folder (0o777 before the umask) rather than a file (0o666)?
+) -> int:
+    "The permission bits the system gives a new file or folder under the current umask (0o644 and 0o755 under umask 022)."
+    return (0o777 if folder else 0o666) & ~_umask()
 
 def real_target(path:str|Path) -> Path:
     "Where a write to `path` should land: the file at the end of its chain of symlinks (which need not exist yet)."
@@ -37,21 +45,21 @@ def _clean_leftovers(target:Path, fresh:Path):
             with contextlib.suppress(OSError):
                 if p != fresh and now - p.stat().st_mtime > STALE_TMP_SECONDS: p.unlink()
 
-def atomic_write(
+@contextlib.contextmanager
+def atomic_file(
     path:str|Path, # the file to write; a symlink is followed, and its target written
-    data:bytes|str, # the whole new content (str is written as UTF-8)
     mode:int|None=None, # permission bits for a NEW file before the umask (default 0o666); an existing file keeps its own
     fsync:bool=True, # flush the bytes to disk before the rename (what makes the write survive a power cut)
-) -> Path:
-    "Replace the content of `path` all at once; returns the file actually written (the link's target for a link)."
+):
+    "A binary file to write `path`'s new content into, bit by bit: `path` changes, all at once, only when the block ends without an error."
     target = real_target(path)
-    if isinstance(data, str): data = data.encode('utf-8')
     try: keep = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError: keep = (0o666 if mode is None else mode) & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f'.{target.name}.', suffix=TMP_SUFFIX, dir=target.parent)
     try:
         with os.fdopen(fd, 'wb') as f:
-            f.write(data); f.flush()
+            yield f
+            f.flush()
             if fsync: os.fsync(f.fileno())
         os.chmod(tmp, keep)
         os.replace(tmp, target)
@@ -59,7 +67,17 @@ def atomic_write(
         with contextlib.suppress(OSError): os.unlink(tmp)
         raise
     _clean_leftovers(target, target)
-    return target
+
+def atomic_write(
+    path:str|Path, # the file to write; a symlink is followed, and its target written
+    data:bytes|str, # the whole new content (str is written as UTF-8)
+    mode:int|None=None, # permission bits for a NEW file before the umask (default 0o666); an existing file keeps its own
+    fsync:bool=True, # flush the bytes to disk before the rename (what makes the write survive a power cut)
+) -> Path:
+    "Replace the content of `path` all at once; returns the file actually written (the link's target for a link)."
+    if isinstance(data, str): data = data.encode('utf-8')
+    with atomic_file(path, mode, fsync) as f: f.write(data)
+    return real_target(path)
 
 # %% ../nbs/lib/files.ipynb #14b5c51a
 def check_positive(

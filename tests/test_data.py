@@ -1,5 +1,5 @@
 "Data: real MNIST through fastai's path (served locally), the embedded fallback, and the cached loader."
-import io, os, socket, tarfile, time
+import io, json, os, re, socket, stat, tarfile, time, zlib
 from pathlib import Path
 import numpy as np
 import pytest
@@ -363,10 +363,10 @@ def test_download_has_an_overall_deadline(trickle_server, tmp_path, monkeypatch)
         data._download(f'{trickle_server}/x.tgz', dest, timeout=1)
     assert time.perf_counter() - t0 < 4
     assert not dest.exists()
-    for _ in range(50):  # the abandoned worker removes its partial file at its next read
-        if not list(dest.parent.glob('.*partial*')): break
+    for _ in range(50):  # the abandoned worker removes its temporary file at its next read
+        if not list(dest.parent.glob('.x.tgz.*')): break
         time.sleep(0.1)
-    assert not list(dest.parent.glob('.*partial*'))
+    assert not list(dest.parent.glob('.x.tgz.*'))
 
 
 class _StallingResolver:
@@ -426,8 +426,9 @@ def test_download_over_http_then_fastai_checks(http_served, fresh_fastai_home, m
 
 
 def test_timeout_must_be_a_positive_number(tmp_path, monkeypatch):
-    for bad in (0, -5, 'soon', None, float('nan')):
-        with pytest.raises(MnistDataError, match='timeout is the number of seconds'): mnist_sample(source='embedded', timeout=bad)
+    for bad in (0, -5, 'soon', None, float('nan'), float('inf'), True):  # one check for a positive number (files.check_positive)
+        with pytest.raises(MnistDataError, match='timeout must be a number above 0.*seconds to wait for the network'):
+            mnist_sample(source='embedded', timeout=bad)
     monkeypatch.setenv('MNIST_SGD_DOWNLOAD_SECONDS', 'ten')
     with pytest.raises(MnistDataError, match="MNIST_SGD_DOWNLOAD_SECONDS='ten' should be a number of seconds"):
         data._download('file:///nowhere.tgz', tmp_path/'x.tgz')
@@ -718,3 +719,204 @@ def test_data_root_survives_a_config_read_while_another_kernel_writes_it(fresh_f
     (fresh_fastai_home/'config.ini').write_text('[DEFAULT]\narchive = archive\n')  # a hand-edited config without `data`
     fastai_cfg.cache_clear()
     assert data.data_root() == fresh_fastai_home/'data'
+
+
+# --- issue 19: a trickling network -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def trickling():
+    "A local server that sends its headers at once, then one byte every `every` seconds for ever: call it with (every, headers)."
+    stop, socks, threads = threading.Event(), [], []
+    def start(every=2.0, headers=b'Content-Length: 3214948\r\n'):
+        srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(8); srv.settimeout(0.2); socks.append(srv)
+        def talk(c):
+            try:
+                c.settimeout(1); c.recv(4096)
+                c.sendall(b'HTTP/1.0 200 OK\r\n' + headers + b'\r\n')
+                while not stop.is_set(): c.sendall(b'x'); stop.wait(every)
+            except OSError: pass
+            finally: c.close()
+        def serve():
+            while not stop.is_set():
+                try: c, _ = srv.accept()
+                except OSError: continue
+                t = threading.Thread(target=talk, args=(c,), daemon=True); t.start(); threads.append(t)
+        t = threading.Thread(target=serve, daemon=True); t.start(); threads.append(t)
+        return f'http://127.0.0.1:{srv.getsockname()[1]}'
+    yield start
+    stop.set()
+    for t in threads: t.join(5)
+    for s in socks: s.close()
+
+
+def test_a_trickling_download_falls_back_within_30_s_and_shows_progress(trickling, fresh_fastai_home, monkeypatch, capsys):
+    "Finding 2: one byte every 2 s never trips the 7 s stall rule; mnist_sample() used to wait the whole 600 s, silently."
+    monkeypatch.setattr(data, 'MNIST_SAMPLE_URL', f'{trickling(2.0)}/mnist_sample.tgz')
+    monkeypatch.delenv('MNIST_SGD_SOURCE')  # as a learner calls it: source 'auto'
+    done, path, took = _in_thread(lambda: mnist_sample(), 40)
+    assert done, 'mnist_sample() still waiting after 40 s on a trickling server'
+    assert isinstance(path, Path) and path.parent.name == data.EMBEDDED_DIR, path
+    assert took < 30, took
+    out = capsys.readouterr().out
+    assert re.search(r'Downloading mnist_sample\.tgz: \d+ bytes of 3\.2 MB', out), out  # progress while it ran
+    assert 'embedded real-MNIST subset' in out and re.search(r'was abandoned \(at its pace of [\d.]+ bytes/s .* would take [\d,]+ days', out), out
+    assert not list((data.data_root()/'archive').glob('*mnist_sample*')), 'no half-downloaded archive is left'
+
+
+def test_a_trickle_is_judged_by_fastais_recorded_size_when_the_server_gives_none(trickling, tmp_path, monkeypatch):
+    url = f"{trickling(0.5, b'')}/x.tgz"  # no Content-Length
+    monkeypatch.setattr(data, '_recorded_size', lambda u: 15_683_414 if u == url else None)
+    monkeypatch.setattr(data, '_RATE_GRACE', 1.); monkeypatch.setattr(data, '_RATE_PATIENCE', 1.)
+    t0 = time.perf_counter()
+    with pytest.raises(MnistDataError, match=r"abandoned \(at its pace of .* the 15\.7 MB still to come would take .* more than the 600 s that MNIST_SGD_DOWNLOAD_SECONDS allows"):
+        data._download(url, tmp_path/'x.tgz', timeout=3, seconds=600, progress=False)
+    assert time.perf_counter() - t0 < 6
+
+
+def test_a_slow_download_that_can_finish_in_time_is_kept(http_served, tmp_path, monkeypatch):
+    "The pace rule gives up only what cannot finish: a slow link with time enough is left to finish."
+    www, base = http_served
+    (www/'f.bin').write_bytes(os.urandom(300_000))
+    import http.client
+    real_read = http.client.HTTPResponse.read1
+    def slow_read(self, n=-1): time.sleep(0.2); return real_read(self, min(n, 25_000) if n and n > 0 else 25_000)  # ~125 KB/s
+    monkeypatch.setattr(http.client.HTTPResponse, 'read1', slow_read)
+    monkeypatch.setattr(data, '_RATE_GRACE', 0.5); monkeypatch.setattr(data, '_RATE_PATIENCE', 0.5)
+    data._download(f'{base}/f.bin', tmp_path/'f.bin', timeout=3, seconds=10, progress=False)
+    assert (tmp_path/'f.bin').read_bytes() == (www/'f.bin').read_bytes()
+
+
+# --- issue 19: shared installs -----------------------------------------------------------------------------------------
+
+def _modes(root):
+    "The set of (kind, mode) of every folder and file under `root`, itself included."
+    out = {('dir', stat.S_IMODE(os.stat(root).st_mode))}
+    for d, dirs, files in os.walk(root):
+        out |= {('dir', stat.S_IMODE(os.stat(os.path.join(d, x)).st_mode)) for x in dirs}
+        out |= {('file', stat.S_IMODE(os.stat(os.path.join(d, x)).st_mode)) for x in files}
+    return out
+
+
+@pytestmark_posix
+@pytest.mark.parametrize('umask, folder, file', [(0o022, 0o755, 0o644), (0o027, 0o750, 0o640)])
+def test_published_data_sets_get_the_modes_of_the_umask(tmp_path, umask, folder, file):
+    "Finding 7: data sets were published from a mkdtemp folder and stayed 0700, so the students of a shared install could not read them."
+    old = os.umask(umask)
+    try:
+        emb = mnist_sample(source='embedded', data=tmp_path/'shared', verbose=False)
+        tar = tmp_path/'private.tgz'
+        with tarfile.open(tar, 'w:gz') as tf:  # an archive whose folders and files are private to their owner
+            for d in ('mnist_sample', 'mnist_sample/train', 'mnist_sample/train/3', 'mnist_sample/valid', 'mnist_sample/valid/3'):
+                info = tarfile.TarInfo(d); info.type, info.mode = tarfile.DIRTYPE, 0o700; tf.addfile(info)
+            for f in ('mnist_sample/train/3/0.png', 'mnist_sample/valid/3/0.png', 'mnist_sample/labels.csv'):
+                payload = _png_bytes(np.zeros((28, 28))) if f.endswith('.png') else b'name,label\n'
+                info = tarfile.TarInfo(f); info.size, info.mode = len(payload), 0o600; tf.addfile(info, io.BytesIO(payload))
+        ext = safe_extract(tar, tmp_path/'shared'/'mnist_sample')
+    finally: os.umask(old)
+    assert _modes(emb) == {('dir', folder), ('file', file)}, _modes(emb)
+    assert _modes(ext) == {('dir', folder), ('file', file)}, _modes(ext)
+    assert stat.S_IMODE(os.stat(emb.parent).st_mode) == folder
+
+
+@pytestmark_posix
+def test_a_data_folder_another_user_cannot_read_gives_a_clear_error(tmp_path):
+    "Finding 7: a teacher's data folder that students cannot read gave a raw PermissionError, and doctor said 'repair the install first'."
+    shared = tmp_path/'shared'
+    path = mnist_sample(source='embedded', data=shared, verbose=False)
+    os.chmod(path/'train', 0)  # as a folder private to the teacher looks to a student
+    try:
+        code = ('import json, sys; from mnist_sgd.data import mnist_sample, load_digits, data_status, MnistDataError\n'
+                'for f in (lambda: mnist_sample(source="embedded", data=sys.argv[1]), lambda: load_digits(sys.argv[2])):\n'
+                '    try: f(); print("no error")\n'
+                '    except MnistDataError as e: print("clear:", e)\n'
+                'print(json.dumps([l for l in data_status(sys.argv[1]) if l[0] == "fail"]))')
+        r = subprocess.run(['setpriv', '--bounding-set=-dac_override,-dac_read_search,-fowner', '--inh-caps=-all', sys.executable, '-c', code,
+                            str(shared), str(path)] if os.geteuid() == 0 else [sys.executable, '-c', code, str(shared), str(path)],
+                           capture_output=True, text=True, timeout=180)
+    finally: os.chmod(path/'train', 0o755)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.splitlines()
+    for l in lines[:2]: assert l.startswith('clear: Cannot read') and str(path/'train') in l and 'chmod -R a+rX' in l, l
+    fails = json.loads(lines[2])
+    assert len(fails) == 1 and str(path) in fails[0][1] and 'cannot be read' in fails[0][1] and 'chmod -R a+rX' in fails[0][2], fails
+
+
+# --- issue 19: a huge image, and a whole digit folder gone ---------------------------------------------------------------
+
+def test_a_200_megapixel_png_is_named_without_being_decoded(tmp_path):
+    "Finding 8: a 20000×10000 PNG (a few KB on disk) raised PIL's raw DecompressionBombError, naming no file."
+    folder = tmp_path/'train'/'3'; folder.mkdir(parents=True)
+    raw = bytearray(_png_bytes(np.zeros((28, 28), np.uint8)))
+    raw[16:24] = (20_000).to_bytes(4, 'big') + (10_000).to_bytes(4, 'big')  # the header's width and height
+    raw[29:33] = zlib.crc32(bytes(raw[12:29])).to_bytes(4, 'big')  # and the header's checksum, so it is a valid PNG header
+    (folder/'bomb.png').write_bytes(bytes(raw))
+    t0 = time.perf_counter()
+    with pytest.raises(MnistDataError, match=r"bomb\.png is a 20000×10000 image in mode 'L'; MNIST images are 28×28"):
+        load_digits(tmp_path, cache=False)
+    assert time.perf_counter() - t0 < 2
+
+
+def test_a_deleted_digit_folder_is_an_error_not_nine_digits(tmp_path, full_path, sample_path):
+    "Finding 9: after deleting training/4, load_digits returned the other nine digits without a word."
+    full = tmp_path/'full'; shutil.copytree(full_path, full)
+    shutil.rmtree(full/'training'/'4')
+    with pytest.raises(MnistDataError, match=r"Missing folder .*training/4: .*labels\.csv has digit 4.*incomplete"):
+        load_digits(full, 'training', cache=False)
+    (full/'labels.csv').unlink()  # fastai's own full MNIST has no labels.csv: the other split tells
+    with pytest.raises(MnistDataError, match=r"Missing folder .*training/4: .*testing has digit 4"): load_digits(full, 'training', cache=False)
+    assert load_digits(full, 'training', digits=[3, 7], cache=False)[1].unique().tolist() == [3, 7]  # asking for others is fine
+    assert 'training/4/ is missing' in data._missing(full, 'full')  # what `mnist-sgd doctor` reports
+    pair = tmp_path/'pair'; shutil.copytree(sample_path, pair); shutil.rmtree(pair/'valid'/'7')
+    with pytest.raises(MnistDataError, match=r"Missing folder .*valid/7"): load_digits(pair, 'valid', cache=False)
+
+
+# --- issue 19: "stale" decided without trusting a clock ------------------------------------------------------------------
+
+@pytestmark_posix
+def test_a_clock_two_hours_ahead_does_not_delete_a_live_writers_folder(tmp_path, monkeypatch):
+    "Finding 9: a kernel whose clock ran 2 h ahead took a live writer's .partial folder for an old one and deleted it."
+    code = 'import sys; from mnist_sgd.data import mnist_full; mnist_full(source="embedded", data=sys.argv[1], verbose=False)'
+    p = subprocess.Popen([sys.executable, '-c', code, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parent, t0 = tmp_path/data.EMBEDDED_DIR, time.time()
+    try:
+        while time.time() - t0 < 120 and p.poll() is None and not list(parent.glob('.mnist_png.partial-*/training/0/*.png')): time.sleep(0.01)
+        live = list(parent.glob('.mnist_png.partial-*'))
+        assert len(live) == 1 and p.poll() is None, 'the writer never started'
+        real = time.time
+        monkeypatch.setattr(time, 'time', lambda: real() + 7200)  # this kernel's clock: two hours ahead
+        data._clean_stale(parent/'mnist_png')
+        monkeypatch.undo()
+        assert live[0].exists(), "a live writer's folder was deleted"
+        _, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None: p.kill()
+    assert p.returncode == 0, err[-2000:]
+    full = parent/'mnist_png'
+    assert [len(load_digits(full, s, cache=False)[1]) for s in ('training', 'testing')] == [4000, 1000]
+
+
+def test_the_lock_not_the_age_tells_a_live_writer_from_a_dead_one(tmp_path):
+    dest = tmp_path/'mnist_sample'
+    live = data._tmp_dir(dest)  # this process writes it, and holds its lock
+    os.utime(live, (time.time() - 7200,) * 2)  # untouched for two hours, as a slow writer's folder may be
+    dead = tmp_path/'.mnist_sample.partial-0badc0de-1-x'; dead.mkdir()  # another machine's writer, killed a moment ago
+    (dead/data._WRITER).touch()  # its lock file stays; the lock went with the process
+    try:
+        data._clean_stale(dest)
+        assert live.exists() and not dead.exists()
+    finally: data._let_go(live)
+    data._clean_stale(dest)
+    assert live.exists()  # no lock file now, but this process is alive: still left alone
+
+
+def test_a_set_that_loses_files_while_it_is_written_is_never_published(tmp_path, monkeypatch):
+    "Finding 9: a writer whose folder lost files under it published the incomplete set, and it loaded silently."
+    import pandas as pd
+    real = pd.DataFrame.to_csv
+    def vandal(self, *a, **k):  # labels.csv is written last: remove some images just before
+        for f in list(tmp_path.glob(f'{data.EMBEDDED_DIR}/.mnist_sample.partial-*/train/3/*.png'))[:5]: f.unlink()
+        return real(self, *a, **k)
+    monkeypatch.setattr(pd.DataFrame, 'to_csv', vandal)
+    with pytest.raises(MnistDataError, match=r'was not published: .* holds 995 of its 1,000 images'):
+        mnist_sample(source='embedded', data=tmp_path, verbose=False)
+    assert not (tmp_path/data.EMBEDDED_DIR/'mnist_sample').exists() and not list((tmp_path/data.EMBEDDED_DIR).glob('.*partial*'))

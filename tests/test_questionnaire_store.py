@@ -1,5 +1,5 @@
 "The answers file: locked, atomic, BOM-tolerant, never replaced when read-only, clear errors for a bad place (issue 13: 1, 2, 3, 15)."
-import json, os, stat, subprocess, sys, textwrap, time, warnings
+import json, os, signal, stat, subprocess, sys, textwrap, time, warnings
 from pathlib import Path
 import pytest
 import mnist_sgd.quiz.answers as am
@@ -132,7 +132,8 @@ def test_a_folder_that_cannot_be_written_gives_a_clear_error(tmp_path, monkeypat
     ro = tmp_path/'locked'; ro.mkdir()
     monkeypatch.setenv('MNIST_SGD_HOME', str(ro))
     def no(*a, **k): raise PermissionError(13, 'Permission denied')
-    monkeypatch.setattr(am.tempfile, 'mkstemp', no)
+    import tempfile
+    monkeypatch.setattr(tempfile, 'mkstemp', no)
     monkeypatch.setattr(am.FileLock, 'acquire', no)
     with pytest.raises(AnswersFileError, match='Could not save your answers.*Permission denied.*MNIST_SGD_ANSWERS'): answer('bias', 'x')
 
@@ -243,10 +244,9 @@ def test_a_crash_while_replacing_the_file_leaves_it_intact(monkeypatch):
 def test_a_crash_half_way_through_writing_leaves_it_intact(monkeypatch):
     answer('bias', 'safe')
     before = saved_file().read_bytes()
-    def half(data, f, **kw):
-        f.write(json.dumps(data)[:10]); raise KeyboardInterrupt
+    def half(fd): raise KeyboardInterrupt  # the new bytes are written, not yet on disk nor renamed
     with monkeypatch.context() as m:
-        m.setattr(am.json, 'dump', half)
+        m.setattr(os, 'fsync', half)
         with pytest.raises(KeyboardInterrupt): answer('bias', 'lost?')
     assert saved_file().read_bytes() == before
     assert files_beside(saved_file()) == ['questionnaire.json']
@@ -294,3 +294,103 @@ def test_a_new_answers_file_is_readable_by_its_owner_and_keeps_its_mode_later():
     assert stat.S_IMODE(f.stat().st_mode) == 0o644
     f.chmod(0o600); answer('bias', 'y')
     assert stat.S_IMODE(f.stat().st_mode) == 0o600
+
+
+# ---------------------------------------------------------------- issue 19: links, modes, leftovers, hand-edited files
+
+def test_a_linked_answers_file_stays_a_link_and_its_target_gets_every_answer(tmp_path, monkeypatch):
+    "Finding 1: a questionnaire.json kept as a link into a synced folder; saving used to replace the link with a plain file."
+    drive = tmp_path/'drive'; drive.mkdir()
+    (drive/'answers.json').write_text(json.dumps({'answers': {'bias': {'text': 'from before'}}}))
+    folder = tmp_path/'home'; folder.mkdir(); link = folder/'questionnaire.json'
+    link.symlink_to(os.path.relpath(drive/'answers.json', folder))  # a relative link, as `ln -s ../drive/answers.json` makes
+    monkeypatch.setenv('MNIST_SGD_HOME', str(folder))
+    answer('view', 'same numbers, new shape'); assess('view', [1])
+    assert link.is_symlink() and os.readlink(link) == os.path.relpath(drive/'answers.json', folder)
+    saved = json.loads((drive/'answers.json').read_text())['answers']
+    assert saved['bias']['text'] == 'from before' and saved['view']['text'] == 'same numbers, new shape' and saved['view']['assessment']
+    assert sorted(p.name for p in drive.iterdir()) == ['answers.json'] and files_beside(link) == ['questionnaire.json']
+
+
+def test_a_link_into_a_missing_folder_says_so(tmp_path, monkeypatch):
+    folder = tmp_path/'home'; folder.mkdir(); (folder/'questionnaire.json').symlink_to(tmp_path/'unmounted'/'answers.json')
+    monkeypatch.setenv('MNIST_SGD_HOME', str(folder))
+    with pytest.raises(AnswersFileError, match=r'is a link to .*unmounted.*does not exist'): answer('bias', 'x')
+    assert (folder/'questionnaire.json').is_symlink() and not (tmp_path/'unmounted').exists()
+
+
+@pytest.mark.skipif(os.name != 'posix', reason='POSIX modes')
+def test_a_new_answers_file_follows_a_private_umask():
+    "Finding 7: the answers file was always made 0644, whatever the umask."
+    old = os.umask(0o077)
+    try: answer('bias', 'private')
+    finally: os.umask(old)
+    assert stat.S_IMODE(saved_file().stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='RLIMIT_FSIZE and SIGXFSZ as on Linux')
+def test_a_backup_that_the_disk_cannot_hold_leaves_no_partial_copy(tmp_path):
+    "A full disk (here: a file-size limit, which fails a write the same way) used to leave a cut-off `.corrupt-*` copy."
+    f = tmp_path/'questionnaire.json'; f.write_bytes(b'{"answers": ' + b'x' * 5000)
+    code = textwrap.dedent("""
+        import resource, signal, sys
+        from mnist_sgd.quiz.answers import load_answers, AnswersFileError
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))  # no file may grow past 1,000 bytes
+        try: load_answers(sys.argv[1])
+        except AnswersFileError as e: print('refused:', e)
+    """)
+    r = subprocess.run([sys.executable, '-c', code, str(f)], env=_env(), capture_output=True, text=True, timeout=120)
+    assert 'refused:' in r.stdout and 'no backup copy could be made' in r.stdout, r.stdout + r.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['questionnaire.json'] and f.read_bytes().endswith(b'x' * 10)
+
+
+@pytest.mark.skipif(os.name != 'posix', reason='SIGKILL')
+def test_a_save_killed_half_way_leaves_a_temporary_file_that_a_later_save_removes(tmp_path):
+    f = tmp_path/'questionnaire.json'; answer('bias', 'first', path=f)
+    code = ("import os, signal, sys; from mnist_sgd.quiz.questionnaire import answer\n"
+            "os.replace = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # killed just before the rename\n"
+            "answer('bias', 'killed', path=sys.argv[1])")
+    r = subprocess.run([sys.executable, '-c', code, str(f)], env=_env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    left = list(tmp_path.glob('.questionnaire.json.*.tmp'))
+    assert len(left) == 1 and saved_answer('bias', path=f) == 'first'
+    os.utime(left[0], (time.time() - 7200,) * 2)  # killed two hours ago
+    live = tmp_path/'.questionnaire.json.another-kernel.tmp'; live.write_text('{}')  # another kernel writing right now
+    answer('bias', 'second', path=f)
+    assert not left[0].exists() and live.exists() and saved_answer('bias', path=f) == 'second'
+
+
+WRONG_KINDS = {  # hand-edited files: valid JSON, values of the wrong kind; (entry, what the warning says, what keeps the old value)
+    'text-list': ({'text': ['an offset', 'added to each output']}, 'text was a list, made text', '"an offset\\nadded to each output"'),
+    'text-number': ({'text': 42}, 'text was a number, made text', '"text": "42"'),
+    'history-text': ({'text': 'an offset', 'history': 'x'}, 'history was text, not a list: set aside', '"set_aside": {"history": "x"}'),
+    'covered-number': ({'text': 'an offset', 'assessment': {'covered': 2, 'points': ['p']}}, 'assessment.covered was a number',
+                       '"assessment.covered": 2'),
+    'prediction-history-object': ({'prediction': {'guess': '1', 'printed': '2', 'right': False}, 'prediction_history': {}},
+                                  'prediction_history was an object, not a list: set aside', '"prediction_history": {}'),
+    'assessment-text': ({'assessment': 'all of them'}, 'assessment was text, not an object: set aside', '"assessment": "all of them"'),
+    'entry-list': (['an offset'], "was a list, not an object: kept as 'unreadable'", '"unreadable": ["an offset"]'),
+    'orphan-question-number': ({'text': 'an offset'}, None, '"text": "an offset"'),  # the wrong kind is in the orphan below
+}
+
+@pytest.mark.parametrize('kind', WRONG_KINDS)
+def test_a_hand_edited_entry_of_the_wrong_kind_is_repaired_and_named_never_a_crash(kind):
+    "Finding 5: such entries crashed assess, answer, progress and predict with a bare AttributeError or TypeError."
+    from mnist_sgd.quiz.questionnaire import QUESTIONS
+    bad, said, kept = WRONG_KINDS[kind]
+    qid = next(q.id for q in QUESTIONS if q.predict)  # a question with a snippet, so predict() works on it too
+    others = {'view': {'text': 'same numbers, new shape', 'saved': '2024-01-01T00:00:00'},
+              'gone-from-the-course': {'text': 'kept', 'question': 7 if said is None else 'What was it?'}}  # an orphan
+    f = saved_file(); f.parent.mkdir(parents=True)
+    f.write_text(json.dumps({'format': 1, 'answers': {qid: bad, **others}}))
+    with pytest.warns(AnswersFileWarning) as w:
+        progress(); progress('question'); assess(qid); assess(qid, [1]); answer(qid, 'my words'); predict(qid, 'a guess')
+    msg = str(w[0].message)
+    if said: assert f"{qid!r} ({said}" in msg and 'gone-from-the-course' not in msg, msg
+    else: assert "'gone-from-the-course' (question was a number, made text)" in msg and f'{qid!r}' not in msg, msg
+    assert len(w) == 1 and msg.count('\n') == 0
+    saved = load_answers()['answers']
+    assert saved['view'] == others['view'] and saved['gone-from-the-course']['question'] == ('7' if said is None else 'What was it?')
+    assert saved[qid]['text'] == 'my words' and saved[qid]['prediction']['guess'] == 'a guess'
+    assert kept in json.dumps(saved[qid]), json.dumps(saved[qid])  # the value of the wrong kind is not lost

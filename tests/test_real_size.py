@@ -40,13 +40,15 @@ def test_standin_has_fastais_real_sizes(on_standin, capsys):
 
 
 def _table(stdout:str) -> list[tuple[str, str, str]]:
-    "The rows (notebook, status, key results) of the runner's results table."
+    "The rows (notebook, status, key results) of the runner's results table; key results (and a failed lesson's reason) are on indented lines below each row."
     lines = stdout.splitlines()
     head = next(i for i, l in enumerate(lines) if re.match(r'notebook\s+status\s+seconds', l))
     assert set(lines[head + 1]) == {'-'}
     rows = []
     for l in lines[head + 2:]:
         if set(l) == {'-'}: break
+        if l.startswith(' '):  # wrapped below the row it belongs to
+            name, status, results = rows[-1]; rows[-1] = (name, status, f'{results} {l.strip()}'.strip()); continue
         name, status, _secs, *rest = re.split(r'\s{2,}', l.strip(), maxsplit=3)
         rows.append((name, status, rest[0] if rest else ''))
     return rows

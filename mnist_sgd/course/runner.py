@@ -4,16 +4,17 @@
 
 # %% ../../nbs/lib/course/runner.ipynb #ae503861
 from __future__ import annotations
-import json, os, re, sys, tempfile, time
+import json, os, re, sys, tempfile, textwrap, time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from .report import collect_results
+from .report import RESULT_MARK, collect_results
 from .lessons import CourseError
+from ..files import atomic_write, check_positive
 
 # %% auto #0
-__all__ = ['EMPTY_MARK', 'KERNEL_NAME', 'empty_panels', 'install_figure_check', 'NotebookRun', 'run_notebook', 'check_out_dir',
-           'run_course', 'fmt_result', 'results_table']
+__all__ = ['EMPTY_MARK', 'KERNEL_NAME', 'OUTPUT_CAP', 'TABLE_WIDTH', 'empty_panels', 'install_figure_check', 'NotebookRun',
+           'run_notebook', 'check_out_dir', 'run_course', 'fmt_result', 'results_table']
 
 # %% ../../nbs/lib/course/runner.ipynb #ac52334a
 def _directives(source:str) -> dict:
@@ -63,16 +64,29 @@ def install_figure_check():
     print_figure.mnist_sgd_checked = True
     bb.FigureCanvasBase.print_figure = print_figure
 
-def _empty_panel_error(nb) -> str:
-    "The first cell of the executed `nb` that drew a figure with an empty panel, as a failure message ('' if none did)."
+def _stream_lines(nb):
+    "Each line that a cell of `nb` printed, as (cell number, cell, line)."
     for i, cell in enumerate(nb.cells):
         for o in cell.get('outputs', []):
-            for line in (o.get('text', '') if o.get('output_type') == 'stream' else '').splitlines():
-                if line.startswith(EMPTY_MARK + ' '):
-                    src = '\n'.join('    ' + l for l in cell.source.splitlines())
-                    return (f"cell {i + 1} of {len(nb.cells)}:\n{src}\ndraws a figure with nothing in "
-                            f"{', '.join(json.loads(line[len(EMPTY_MARK) + 1:]))}: plot into that panel, or switch it off with ax.axis('off')")
+            if o.get('output_type') == 'stream':
+                for line in o.get('text', '').splitlines(): yield i + 1, cell, line
+
+def _empty_panel_error(nb) -> str:
+    "The first cell of the executed `nb` that drew a figure with an empty panel, as a failure message ('' if none did)."
+    for i, cell, line in _stream_lines(nb):
+        if not line.startswith(EMPTY_MARK + ' '): continue
+        try:
+            panels = json.loads(line[len(EMPTY_MARK) + 1:])
+            if not isinstance(panels, list) or not all(isinstance(p, str) for p in panels): raise ValueError('not a list of panel names')
+        except ValueError:
+            return (f"cell {i} of {len(nb.cells)}: it printed a malformed {EMPTY_MARK} line ({_short(line)}); that mark is the "
+                    "figure check's own, so print something else")
+        src = '\n'.join('    ' + l for l in cell.source.splitlines())
+        return (f"cell {i} of {len(nb.cells)}:\n{src}\ndraws a figure with nothing in "
+                f"{', '.join(panels)}: plot into that panel, or switch it off with ax.axis('off')")
     return ''
+
+def _short(s:str, n:int=60) -> str: return repr(s if len(s) <= n else s[:n] + '…')
 
 # %% ../../nbs/lib/course/runner.ipynb #a116bab8
 KERNEL_NAME = 'mnist-sgd-python' # the kernel spec the runner writes for `sys.executable`
@@ -102,6 +116,96 @@ def _failure(nb, err:Exception, kernel_log:str='') -> str:
     log = '\n'.join(l for l in kernel_log.splitlines() if l.strip() and 'without encryption' not in l) # drop a harmless warning
     return f"{type(err).__name__}: {_plain_text(str(err)).strip()}" + (f"\nkernel log:\n{log}" if log else '')
 
+def _log_tail(log:Path, n:int=65_536) -> str:
+    "The last `n` bytes of the kernel's log: a kernel that wrote gigabytes there must not fill the runner's memory."
+    try:
+        with open(log, 'rb') as f:
+            f.seek(max(0, f.seek(0, 2) - n)); return f.read().decode('utf-8', 'replace')
+    except OSError: return ''
+
+# %% ../../nbs/lib/course/runner.ipynb #5ca90002
+OUTPUT_CAP = 4_000_000 # characters of output the runner keeps of each cell: the first half, and the last half of each stream
+
+_MARKS = (RESULT_MARK + ' ', EMPTY_MARK + ' ')
+
+def _data_size(content:dict) -> int:
+    "Characters in a display's or a result's data (an image's base64 text, an HTML table, ...)."
+    return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in (content.get('data') or {}).values())
+
+class _Cut:
+    "One cell's output while it arrives: how much the head holds, and what was cut from between head and tail."
+    def __init__(self, cap:int, outs:list):
+        self.half, self.outs, self.kept, self.cutting = max(1, cap // 2), outs, 0, False
+        self.chars = self.lines = self.dropped = 0
+        self.marked, self.tails, self.carry, self.note = [], {}, {}, None
+
+    def head(self, text:str) -> tuple[str, str]:
+        "Split `text` into what still fits in the head and what goes on to the tail."
+        if self.cutting: return '', text
+        room = self.half - self.kept
+        if len(text) <= room: self.kept += len(text); return text, ''
+        self.cutting, self.kept = True, self.half
+        return text[:room], text[room:]
+
+    def fits(self, n:int) -> bool:
+        "Does a display of `n` characters still fit in the head? (Once one does not, none later does.)"
+        if not self.cutting and self.kept + n <= self.half: self.kept += n; return True
+        self.cutting = True; self.dropped += 1; self._show(); return False
+
+    def tail(self, name:str, text:str):
+        "Add `text` of the stream `name` to its tail, cutting from the tail's front what is over the cap."
+        from nbformat.v4 import new_output
+        if self.note is None: self.note = new_output('stream', name=name, text=''); self.outs.append(self.note)
+        t = self.tails.get(name)
+        if t is None: t = self.tails[name] = new_output('stream', name=name, text=''); self.outs.append(t)
+        s = t.text + text
+        if len(s) > self.half: self._cut(name, s[:len(s) - self.half]); s = s[len(s) - self.half:]
+        t.text = s
+        self._show()
+
+    def _cut(self, name:str, gone:str):
+        "Count what is cut, keeping the marked lines in it."
+        self.chars += len(gone); self.lines += gone.count('\n')
+        lines = (self.carry.get(name, '') + gone).split('\n')
+        self.carry[name] = lines.pop()[:4096]  # a line that goes on in what comes next (a marked line is short)
+        self.marked += [l for l in lines if l.startswith(_MARKS)][:1000 - len(self.marked)]
+
+    def _show(self):
+        "Write the note that stands where output was cut."
+        if self.note is None:
+            from nbformat.v4 import new_output
+            self.note = new_output('stream', name='stdout', text=''); self.outs.append(self.note)
+        what = [f'{self.chars:,} characters ({self.lines:,} lines)'] if self.chars else []
+        if self.dropped: what.append(f"{self.dropped:,} image(s) or table(s)")
+        self.note.text = (f"\n[… {' and '.join(what) or 'nothing yet'} of this cell's output cut here by the course runner, which keeps "
+                          f"the first {self.half:,} and the last {self.half:,} characters of each cell …]\n"
+                          + ''.join(l + '\n' for l in self.marked))
+
+def _capped_client(nb, cap:int, **kw):
+    "An `nbclient.NotebookClient` that keeps at most about `cap` characters of each cell's output, cutting as the output arrives."
+    from nbclient import NotebookClient
+    cuts = {}
+    class CappedClient(NotebookClient):
+        def output(self, outs, msg, display_id, cell_index):
+            mt, content = msg['msg_type'], msg['content']
+            if self.clear_before_next_output or self.output_hook_stack[msg['parent_header'].get('msg_id')]:
+                cuts.pop(cell_index, None)  # cleared, or going to a widget: start afresh
+                return super().output(outs, msg, display_id, cell_index)
+            if mt == 'error': return super().output(outs, msg, display_id, cell_index)  # always kept: it says what went wrong
+            c = cuts.get(cell_index)
+            if c is None or c.outs is not outs: c = cuts[cell_index] = _Cut(cap, outs)
+            if mt == 'stream':
+                head, rest = c.head(content.get('text', ''))
+                out = None
+                if head: content['text'] = head; out = super().output(outs, msg, display_id, cell_index)
+                if rest: c.tail(content.get('name', 'stdout'), rest)
+                return out
+            return super().output(outs, msg, display_id, cell_index) if c.fits(_data_size(content)) else None
+        def clear_output(self, outs, msg, cell_index):
+            super().clear_output(outs, msg, cell_index)
+            if not self.clear_before_next_output: cuts.pop(cell_index, None)
+    return CappedClient(nb, **kw)
+
 # %% ../../nbs/lib/course/runner.ipynb #69b1fa1d
 @dataclass
 class NotebookRun:
@@ -117,37 +221,75 @@ class NotebookRun:
 
 def _check_timeout(timeout):
     "Refuse a cell time limit that is not a number of seconds above 0 (`None` means no limit)."
-    if timeout is None: return
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout={timeout!r}: give the seconds one cell may take, a number above 0 (or None for no limit)")
+    return check_positive(timeout, 'timeout', none_ok=True, hint='Give the seconds one cell may take.')
+
+def _unreadable(path:Path, e:Exception) -> str:
+    "Why the lesson file at `path` cannot be run, in one line."
+    try: conflict = b'\n<<<<<<< ' in b'\n' + path.read_bytes()
+    except OSError: conflict = False
+    why = _plain_text(str(e)).strip().split('\n')[0]
+    why = f"{type(e).__name__}: {why[:80] + '…' if len(why) > 80 else why}"
+    if conflict: return (f"reading the lesson file: it holds an unresolved merge conflict (<<<<<<< … >>>>>>> lines), so it is not "
+                         f"a notebook. Resolve the conflict, or keep one side with `git checkout --theirs {path.name}`, then run it again [{why}]")
+    return (f"reading the lesson file: it is not a readable notebook [{why}]. Open it in Jupyter to see what is wrong, or restore "
+            "it (`git checkout` it, or take a fresh copy with `mnist-sgd lessons`)")
+
+def _placeholder(path:Path, why:str):
+    "A stand-in notebook for a lesson that could not be read, so the results and the site still have a page for it."
+    import nbformat.v4 as v4
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell(f"# {path.stem}\n\nThis lesson could not be run: {why}")])
+    nb.metadata['mnist_sgd'] = {'unreadable': True}
+    return nb
+
+def _results(nb) -> tuple[dict, str]:
+    "The results `report` printed in `nb`, and the first malformed result line as a failure message ('' when all are fine)."
+    try: return collect_results(nb), ''
+    except (ValueError, TypeError, AttributeError): pass  # a line that is not report()'s: keep the good ones, name the bad one
+    out, bad = {}, ''
+    for i, _, line in _stream_lines(nb):
+        if not line.startswith(RESULT_MARK + ' '): continue
+        try: out.update(collect_results(_one_line(line)))
+        except (ValueError, TypeError, AttributeError):
+            bad = bad or (f"cell {i} of {len(nb.cells)}: it printed a malformed {RESULT_MARK} line ({_short(line)}); "
+                          "key results are printed by report() with names, e.g. report(accuracy=acc)")
+    return out, bad
+
+def _one_line(line:str):
+    "A notebook whose one cell printed `line`."
+    import nbformat.v4 as v4
+    return v4.new_notebook(cells=[v4.new_code_cell(outputs=[v4.new_output('stream', text=line)])])
 
 def run_notebook(
     path:str|Path, # the notebook to run
     env:dict|None=None, # extra environment variables for the kernel
     timeout:int|None=600, # seconds any one cell may take (`None`: no limit)
     skip_flags=('notest', 'slow'), # cells with these nbdev flags are left out
+    output_cap:int=OUTPUT_CAP, # characters of output kept of each cell (first and last half; the rest is cut as it arrives)
 ) -> NotebookRun:
-    "Execute the notebook at `path` top to bottom in a fresh kernel of this Python; a failing cell, or an empty panel, is reported, not raised."
+    "Execute the notebook at `path` top to bottom in a fresh kernel of this Python; a failing cell, an empty panel, a malformed result line or an unreadable file is reported, not raised."
     import nbformat
-    from nbclient import NotebookClient
     from jupyter_core.utils import run_sync
-    _check_timeout(timeout)
-    path = Path(path)
-    nb = nbformat.read(path, as_version=4)
+    _check_timeout(timeout); check_positive(output_cap, 'output_cap', integer=True, hint='Give the characters of output to keep per cell.')
+    path, start = Path(path), time.perf_counter()
+    try: nb = nbformat.read(path, as_version=4)
+    except Exception as e:
+        why = _unreadable(path, e)
+        return NotebookRun(path, 'failed', time.perf_counter() - start, error=why, nb=_placeholder(path, why))
     _mark_skipped(nb, skip_flags)
-    run, start = NotebookRun(path, nb=nb), time.perf_counter()
+    run = NotebookRun(path, nb=nb)
     with tempfile.TemporaryDirectory(prefix='mnist_sgd_kernel_') as tmp:
         km, log = _kernel_manager(Path(tmp)), Path(tmp)/'kernel.log'
-        client = NotebookClient(nb, km=km, timeout=timeout, shutdown_kernel='immediate',
+        client = _capped_client(nb, output_cap, km=km, timeout=timeout, shutdown_kernel='immediate',
                                 resources={'metadata': {'path': str(path.parent.resolve())}})
         try:
             with open(log, 'w') as f: client.execute(env={**os.environ, **(env or {})}, stderr=f, cleanup_kc=True)
             run.status = 'ok'
-        except Exception as e: run.status, run.error = 'failed', _failure(nb, e, log.read_text(errors='replace'))
+        except Exception as e: run.status, run.error = 'failed', _failure(nb, e, _log_tail(log))
         finally:
             if km.has_kernel: run_sync(km.shutdown_kernel)(now=True)
-    if run.ok and (empty := _empty_panel_error(nb)): run.status, run.error = 'failed', empty
-    run.seconds, run.results = time.perf_counter() - start, collect_results(nb)
+    run.results, bad = _results(nb)
+    if run.ok and (problem := _empty_panel_error(nb) or bad): run.status, run.error = 'failed', problem
+    run.seconds = time.perf_counter() - start
     return run
 
 # %% ../../nbs/lib/course/runner.ipynb #219b2cc5
@@ -168,10 +310,21 @@ def check_out_dir(
     return p
 
 def _save(run:NotebookRun, out:Path):
-    "Write the executed notebook of `run` into the folder `out`."
+    "Write the executed notebook of `run` into the folder `out` (not the stand-in of a lesson that could not be read)."
     import nbformat
-    out.mkdir(parents=True, exist_ok=True)
-    nbformat.write(run.nb, out/run.path.name)
+    if run.nb is None or run.nb.metadata.get('mnist_sgd', {}).get('unreadable'): return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write(out/run.path.name, nbformat.writes(run.nb), fsync=False)
+    except OSError as e: print(f'✗ the executed copy of {run.path.name} could not be written to {out}: {e}', file=sys.stderr)
+
+def _run_safely(path, *args) -> NotebookRun:
+    "`run_notebook`, with anything it raises turned into a failed run: one lesson never ends the course."
+    start = time.perf_counter()
+    try: return run_notebook(path, *args)
+    except Exception as e:
+        why = f"running it: the runner itself failed ({type(e).__name__}: {_plain_text(str(e)).strip()[:200]})"
+        return NotebookRun(Path(path), 'failed', time.perf_counter() - start, error=why, nb=_placeholder(Path(path), why))
 
 def run_course(
     notebooks:list, # notebook paths, in course order
@@ -181,16 +334,18 @@ def run_course(
     skip_flags=('notest', 'slow'), # cells with these nbdev flags are left out
     jobs:int=1, # how many notebooks run at once
     progress:bool=True, # show a progress bar
+    output_cap:int=OUTPUT_CAP, # characters of output kept of each cell
 ) -> list[NotebookRun]:
-    "Run each notebook in a fresh kernel; returns a `NotebookRun` per notebook, in the order given."
+    "Run each notebook in a fresh kernel; returns a `NotebookRun` per notebook, in the order given. A lesson that fails, however it fails, is a failed run."
     from fastprogress.fastprogress import progress_bar, IN_NOTEBOOK
-    _check_timeout(timeout)
+    _check_timeout(timeout); check_positive(output_cap, 'output_cap', integer=True)
+    notebooks = [Path(p) for p in notebooks]
     if out is not None: out = check_out_dir(out, 'out', notebooks[0].parent if notebooks else None)
     bar = progress and (IN_NOTEBOOK or sys.stdout.isatty()) # a bar where one can redraw; one line per notebook in a log
     pb, runs = progress_bar(range(len(notebooks))) if bar and notebooks else None, {}
     if pb: pb.comment = f'running {notebooks[0].stem}'; pb.update(0)
     with ThreadPoolExecutor(max(1, jobs)) as ex:
-        todo = {ex.submit(run_notebook, p, env, timeout, skip_flags): p for p in notebooks}
+        todo = {ex.submit(_run_safely, p, env, timeout, skip_flags, output_cap): p for p in notebooks}
         for done in as_completed(todo):
             run = runs[todo[done]] = done.result()
             if out is not None: _save(run, out)
@@ -201,19 +356,35 @@ def run_course(
     return [runs[p] for p in notebooks]
 
 # %% ../../nbs/lib/course/runner.ipynb #899ed8e3
+TABLE_WIDTH = 100 # the results table fits a terminal this many columns wide
+
 def fmt_result(v) -> str:
     "A short text for one reported value."
     return f'{v:.4g}' if isinstance(v, float) else str(v)
 
+def _reason(run:NotebookRun, width:int) -> str:
+    "Why `run` failed, in one line of at most `width` characters: the exception's own line, or the whole of a one-line error."
+    lines = [l.strip() for l in _plain_text(run.error).strip().splitlines() if l.strip()]
+    why = lines[-1] if lines else ''
+    return why if len(why) <= width else why[:width - 1] + '…'
+
 def results_table(
     runs:list, # `NotebookRun`s, as `run_course` returns them
     source:str|None=None, # the data source the lessons ran on, shown on the total line
+    width:int=TABLE_WIDTH, # the widest a line may be
 ) -> str:
-    "A plain-text table of notebook, status, seconds, and the key results each notebook reported."
-    rows = [('notebook', 'status', 'seconds', 'key results')]
-    rows += [(r.path.stem, r.status, f'{r.seconds:.1f}', ', '.join(f'{k}={fmt_result(v)}' for k, v in r.results.items())) for r in runs]
-    rows.append(('total', f'{sum(r.ok for r in runs)}/{len(runs)} ok', f'{sum(r.seconds for r in runs):.1f}', f'data: {source}' if source else ''))
-    w = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [f'{a:<{w[0]}}  {b:<{w[1]}}  {c:>{w[2]}}  {d}'.rstrip() for a, b, c, d in rows]
-    rule = '-' * max(len(l) for l in lines)
+    "A plain-text table of notebook, status and seconds; below each row, wrapped to `width`, its key results and, for a failed lesson, why."
+    rows = [(r.path.stem, r.status, f'{r.seconds:.1f}') for r in runs]
+    total = ('total', f'{sum(r.ok for r in runs)}/{len(runs)} ok', f'{sum(r.seconds for r in runs):.1f}')
+    head = ('notebook', 'status', 'seconds')
+    w = [max(len(row[i]) for row in [head, *rows, total]) for i in range(3)]
+    def line(a, b, c, d=''): return f'{a:<{w[0]}}  {b:<{w[1]}}  {c:>{w[2]}}  {d}'.rstrip()
+    def wrap(s): return textwrap.wrap(s, width, initial_indent='    ', subsequent_indent='    ', break_on_hyphens=False)
+    body = []
+    for r, row in zip(runs, rows):
+        body.append(line(*row))
+        if r.results: body += wrap(', '.join(f'{k}={fmt_result(v)}' for k, v in r.results.items()))
+        if not r.ok and r.error.strip(): body.append('    ✗ ' + _reason(r, width - 6))
+    lines = [line(*head), *body, line(*total, f'data: {source}' if source else '')]
+    rule = '-' * min(width, max(len(l) for l in lines))
     return '\n'.join([lines[0], rule, *lines[1:-1], rule, lines[-1]])

@@ -4,13 +4,16 @@
 
 # %% ../../nbs/lib/data/data.ipynb #4ece01ba
 from __future__ import annotations
-import csv, errno, hashlib, numbers, operator, os, re, shutil, socket, tarfile, tempfile, threading, time, urllib.request, warnings, zlib
+import contextlib, csv, errno, hashlib, io, operator, os, re, shutil, socket, struct, sys, tarfile, tempfile, threading, time, urllib.request, warnings, zlib
 from pathlib import Path
 from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 import torch
 from PIL import Image, UnidentifiedImageError
+from ..files import atomic_file, atomic_write, check_positive, fresh_mode
+try: import fcntl  # POSIX: a writer holds a lock on a file in the folder it builds
+except ImportError: fcntl = None
 
 # %% auto #0
 __all__ = ['MNIST_SAMPLE_URL', 'MNIST_URL', 'SOURCES', 'SPLITS', 'EMBEDDED_DIR', 'DOWNLOAD_SECONDS', 'MnistDataError',
@@ -44,7 +47,9 @@ def data_root(
         return root if root is not None else Path(os.environ.get('FASTAI_HOME', '~/.fastai')).expanduser()/'data'
     except OSError as e:
         home = Path(os.environ.get('FASTAI_HOME', '~/.fastai')).expanduser()
-        raise MnistDataError(f"fastai's home folder {home} cannot be created or read ({type(e).__name__}: {e.strerror or e}). "
+        try: what = 'it is a file, not a folder' if home.is_file() else f'{type(e).__name__}: {e.strerror or e}'
+        except OSError: what = f'{type(e).__name__}: {e.strerror or e}'
+        raise MnistDataError(f"fastai's home folder {home} cannot be created or read ({what}). "
                              "Point FASTAI_HOME at a folder you can write to (e.g. `export FASTAI_HOME=~/fastai_home`), "
                              "or pass data='a/folder/of/yours'.") from None
 
@@ -104,22 +109,60 @@ def _embedded_split(labels:np.ndarray, valid_frac:float=0.2, seed:int=0) -> dict
 
 # %% ../../nbs/lib/data/data.ipynb #0d63e211
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8] # tells this machine's temporary files from another's
+_WRITER = '.mnist_sgd_writer.lock' # the file in a folder being built whose lock its writer holds until it is done
+_held = {} # folder being built → the open file that holds its lock
 
 def _tmp_dir(dest:Path) -> Path:
-    "A fresh hidden folder beside `dest` to build it in; its name says which machine and process is writing it."
-    return Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.partial-{_HOST}-{os.getpid()}-'))
+    "A fresh hidden folder beside `dest` to build it in, readable as any new folder, and marked as live while this process writes it."
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.partial-{_HOST}-{os.getpid()}-'))
+    os.chmod(tmp, fresh_mode(folder=True))  # mkdtemp makes it 0700; published as it is, others could not read the data
+    if fcntl is not None:
+        try:
+            fd = os.open(tmp/_WRITER, os.O_WRONLY | os.O_CREAT, 0o666)
+            _held[tmp] = fd
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError: pass  # a file system without locks: the other rules below decide
+    return tmp
+
+def _let_go(tmp:Path):
+    "Take the writer's mark out of `tmp` (before publishing it, or when giving it up); releases the lock."
+    with contextlib.suppress(OSError): (tmp/_WRITER).unlink()
+    fd = _held.pop(tmp, None)
+    if fd is not None: os.close(fd)
+
+def _lock_held(f:Path) -> bool|None:
+    "Does a live process hold the lock on `f`? None when there is no such file or no way to tell."
+    if fcntl is None: return None
+    try: fd = os.open(f, os.O_RDONLY)
+    except OSError: return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN); return False
+    except BlockingIOError: return True
+    except OSError: return None
+    finally: os.close(fd)
+
+def _disk_age(p:Path) -> float|None:
+    "How long ago `p` last changed, by the clock of the disk that holds it (a file touched now beside it); None if that cannot be told."
+    try:
+        fd, probe = tempfile.mkstemp(dir=p.parent, prefix='.mnist_sgd_now-')
+        try: now = os.fstat(fd).st_mtime
+        finally: os.close(fd); os.unlink(probe)
+        changed = max([p.stat().st_mtime] + ([(p/_WRITER).stat().st_mtime] if (p/_WRITER).exists() else []))
+    except OSError: return None
+    return now - changed
 
 def _stale(p:Path, max_age:float=3600.) -> bool:
-    "Was the temporary file or folder `p` left behind by a writer that is gone (its process ended, or it is over an hour old)?"
-    try: age = time.time() - p.stat().st_mtime
-    except OSError: return False
-    if age > max_age: return True
+    "Was the temporary folder or file `p` left by a writer that is gone? Decided without trusting any machine's clock."
+    held = _lock_held(p/_WRITER) if p.is_dir() else None
+    if held is not None: return not held  # the writer's lock: held while it lives, released by the system when it dies
     m = re.search(r'-([0-9a-f]{8})-(\d+)-', p.name)
-    if not m or m[1] != _HOST or os.name != 'posix': return False  # another machine's, or no way to ask: wait for the age limit
-    try: os.kill(int(m[2]), 0)
-    except ProcessLookupError: return True
-    except OSError: pass
-    return False
+    if m and m[1] == _HOST and os.name == 'posix':  # this machine's: ask whether the process that made it still runs
+        try: os.kill(int(m[2]), 0)
+        except ProcessLookupError: return True
+        except OSError: pass
+    age = _disk_age(p)  # another machine's, or no way to ask: untouched for `max_age` by the disk's own clock
+    return age is not None and age > max_age
 
 def _clean_stale(dest:Path):
     "Remove what killed writers of `dest` left beside it; a live writer's folder is left alone."
@@ -131,8 +174,16 @@ def _complete(path:Path, layout:str) -> bool:
     "Does `path` hold a data set in the given layout?"
     return all((path/s).is_dir() for s in SPLITS[layout])
 
+def _check_count(tmp:Path, want:int, what:str):
+    "Refuse to publish `tmp` unless it holds all `want` images: a folder that lost files while it was built never becomes the data."
+    got = sum(len(_pngs(d)) for s in SPLITS['full'] + SPLITS['sample'] if (tmp/s).is_dir() for d in (tmp/s).iterdir())
+    if got != want:
+        raise MnistDataError(f"{what} was not published: {tmp} holds {got:,} of its {want:,} images after writing, so something removed "
+                             "files while it was written (another kernel cleaning up?). Nothing was kept; run again.")
+
 def _publish(tmp:Path, dest:Path, layout:str):
     "Rename the finished folder `tmp` to `dest`; if another process got there first with a complete copy, keep theirs."
+    _let_go(tmp)
     try: os.replace(tmp, dest)
     except OSError:
         if not _complete(dest, layout): raise
@@ -202,6 +253,9 @@ def _missing(path:Path, layout:str) -> list[str]:
             if split != s: continue
             gone = len(names - _pngs(path/s/d))
             if gone: out.append(f'{s}/{d}/ is missing {gone:,} of its {len(names):,} images')
+    if not lab and all((path/s).is_dir() for s in SPLITS[layout]):  # no labels.csv (fastai's full MNIST): the splits must agree
+        a, b = (set(_digit_dirs(path/s)[0]) for s in SPLITS[layout])
+        out += [f'{s}/{d}/ is missing' for s, ds in zip(SPLITS[layout], (b - a, a - b)) for d in sorted(ds)]
     return out
 
 # %% ../../nbs/lib/data/data.ipynb #a7c0f004
@@ -212,11 +266,13 @@ def _embedded_files(digits=None):
     split, names = _embedded_split(labels), SPLITS['full' if digits is None else 'sample']
     return pix, [(name, d, i) for d in (range(10) if digits is None else digits) for name, idxs in zip(names, split[d]) for i in idxs]
 
-def _save_png(arr:np.ndarray, f:Path):
-    "Write one image so that no reader ever sees half of it."
-    tmp = f.with_name(f'.{f.name}.partial-{_HOST}-{os.getpid()}-{threading.get_ident()}')
-    try: Image.fromarray(arr, mode='L').save(tmp, format='PNG'); os.replace(tmp, f)
-    finally: tmp.unlink(missing_ok=True)
+def _png_bytes(arr:np.ndarray) -> bytes:
+    "One 28×28 image as the bytes of a PNG file."
+    buf = io.BytesIO(); Image.fromarray(arr, mode='L').save(buf, format='PNG'); return buf.getvalue()
+
+def _labels_csv(files:list) -> str:
+    "The labels.csv of the embedded files: one `split/digit/row.png,digit` line each."
+    return pd.DataFrame([(f'{n}/{d}/{i}.png', d) for n, d, i in files], columns=['name', 'label']).to_csv(index=False)
 
 def _write_embedded(dest:Path, digits=None):
     "Write the embedded digits to `dest` in fastai's layout; an existing copy with pieces missing is repaired in place."
@@ -236,9 +292,10 @@ def _write_embedded(dest:Path, digits=None):
         for name, d, i in files:
             folder = tmp/name/str(d); folder.mkdir(parents=True, exist_ok=True)
             Image.fromarray(pix[i], mode='L').save(folder/f'{i}.png')
-        pd.DataFrame([(f'{n}/{d}/{i}.png', d) for n, d, i in files], columns=['name', 'label']).to_csv(tmp/'labels.csv', index=False)
+        (tmp/'labels.csv').write_text(_labels_csv(files))
+        _check_count(tmp, len(files), f'The embedded data for {dest}')
         _publish(tmp, dest, layout)
-    finally: shutil.rmtree(tmp, ignore_errors=True)
+    finally: _let_go(tmp); shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 def _repair_embedded(dest:Path, digits, problems:list) -> Path:
@@ -248,11 +305,8 @@ def _repair_embedded(dest:Path, digits, problems:list) -> Path:
     for name, d, i in files:
         f = dest/name/str(d)/f'{i}.png'
         if not f.exists():
-            f.parent.mkdir(parents=True, exist_ok=True); _save_png(pix[i], f); n += 1
-    if not (dest/'labels.csv').exists():
-        tmp = dest/f'.labels.csv.partial-{_HOST}-{os.getpid()}-'
-        pd.DataFrame([(f'{s}/{d}/{i}.png', d) for s, d, i in files], columns=['name', 'label']).to_csv(tmp, index=False)
-        os.replace(tmp, dest/'labels.csv')
+            f.parent.mkdir(parents=True, exist_ok=True); atomic_write(f, _png_bytes(pix[i]), fsync=False); n += 1
+    if not (dest/'labels.csv').exists(): atomic_write(dest/'labels.csv', _labels_csv(files), fsync=False)
     print(f"Repaired the embedded data in {dest} ({'; '.join(problems)}): wrote back {n:,} images")
     return dest
 
@@ -287,44 +341,96 @@ def _within(root:Path, name:str) -> bool:
     return target == root.resolve() or root.resolve() in target.parents
 
 # %% ../../nbs/lib/data/data.ipynb #a7c0f008
+_RATE_GRACE = 5. # seconds a download runs before its pace is judged
+_RATE_WINDOW = 10. # the pace is the rate over this many recent seconds
+_RATE_PATIENCE = 5. # seconds the pace must stay too slow before the download is given up
+
+def _recorded_size(url:str) -> int|None:
+    "The size in bytes that fastai's download record gives for `url`, if it has one."
+    with contextlib.suppress(Exception):
+        import fastai.data, fastdownload.core as fd
+        rec = fd.read_checks(fd.checks_module(fastai.data)).get(url)
+        if rec: return int(rec[0])
+    return None
+
+def _bytes(n:float) -> str: return f'{n / 1e6:,.1f} MB' if n >= 1e5 else f'{n / 1e3:,.1f} KB' if n >= 1e3 else f'{n:,.0f} bytes'
+def _rate(r:float) -> str: return f'{r:.1f} bytes/s' if r < 10 else f'{_bytes(r)}/s'
+def _span(s:float) -> str:
+    for unit, n in (('days', 86400), ('hours', 3600), ('min', 60)):
+        if s >= 2 * n: return f'{s / n:,.0f} {unit}'
+    return f'{s:.0f} s'
+
+def _shower(enabled:bool):
+    "Show one line of progress: redrawn in place in a terminal or a notebook, printed as a new line in a log."
+    inplace, drawn = sys.stdout.isatty() or 'ipykernel' in sys.modules, []
+    def show(msg:str|None):
+        if not enabled: return
+        if msg is None:  # done: end a line drawn in place
+            if drawn and inplace: print(flush=True)
+        else: print(f'\r{msg:<79}' if inplace else msg, end='' if inplace else '\n', flush=True); drawn.append(1)
+    return show
+
 def _download(
     url:str, # what to fetch (http, https or file)
     dest:Path, # the file to write; it appears only once complete
     timeout:float=3., # the most any one step (name lookup, connect, each read) may wait
     seconds:float|None=None, # the most the whole download may take; `None` reads `MNIST_SGD_DOWNLOAD_SECONDS`, else `DOWNLOAD_SECONDS`
+    progress:bool=True, # show how far it got, every few seconds
 ) -> Path:
-    "Download `url` to `dest` with every wait bounded; a stalled or endless download is abandoned with an `MnistDataError`."
+    "Download `url` to `dest` with every wait bounded: a download that stalls, or whose pace cannot finish it in `seconds`, is given up with an `MnistDataError`."
     if seconds is None:
         env = os.environ.get('MNIST_SGD_DOWNLOAD_SECONDS', '').strip()
         try: seconds = float(env or DOWNLOAD_SECONDS); assert seconds > 0
         except (ValueError, AssertionError):
             raise MnistDataError(f"MNIST_SGD_DOWNLOAD_SECONDS={env!r} should be a number of seconds above 0, such as 600; fix or unset it.") from None
-    part = dest.with_name(f'.{dest.name}.partial-{_HOST}-{os.getpid()}-{threading.get_ident()}')
-    cancel, state, box = threading.Event(), {'last': time.monotonic(), 'got': 0}, {}
+    cancel, state, box = threading.Event(), {'last': time.monotonic(), 'got': 0, 'size': _recorded_size(url)}, {}
+    class Cancelled(Exception): pass
     def fetch():
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as r, open(part, 'wb') as f:
+            with urllib.request.urlopen(url, timeout=timeout) as r, atomic_file(dest) as f:
+                n = (r.headers.get('Content-Length') or '').strip()
+                state['size'] = state['size'] or (int(n) if n.isdigit() and int(n) > 0 else None)
                 state['last'], read = time.monotonic(), getattr(r, 'read1', r.read)  # read1: what has arrived, so a trickle is noticed
-                while not cancel.is_set():
+                while True:
+                    if cancel.is_set(): raise Cancelled()  # the half-written file is removed on the way out
                     chunk = read(1 << 16)
                     if not chunk: break
                     f.write(chunk); state['got'] += len(chunk); state['last'] = time.monotonic()
-            if not cancel.is_set(): os.replace(part, dest); box['done'] = True
+            box['done'] = True
         except BaseException as e: box['error'] = e
-        finally: part.unlink(missing_ok=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale(dest)
-    t0, stall = time.monotonic(), 2 * timeout + 1  # the sockets time out after `timeout`; this catches a stalled name lookup
+    t0, stall, show = time.monotonic(), 2 * timeout + 1, _shower(progress)  # the sockets time out after `timeout`; this catches a stalled name lookup
+    marks, slow_since, shown = [(t0, 0)], None, t0
     worker = threading.Thread(target=fetch, daemon=True, name='mnist_sgd-download'); worker.start()
-    while worker.is_alive():
-        worker.join(0.05)
-        now = time.monotonic()
-        if worker.is_alive() and now - state['last'] > stall: why = f'the server sent nothing for {stall:g} s'
-        elif worker.is_alive() and now - t0 > seconds: why = f"it took over {seconds:g} s ({state['got']:,} bytes so far; MNIST_SGD_DOWNLOAD_SECONDS allows more)"
-        else: continue
-        cancel.set()
-        raise MnistDataError(f"Downloading {url} was abandoned ({why}). Check your connection and try again, "
-                             "or use source='embedded' to work offline.")
+    try:
+        while worker.is_alive():
+            worker.join(0.05)
+            now, got, size = time.monotonic(), state['got'], state['size']
+            marks.append((now, got))
+            while now - marks[0][0] > _RATE_WINDOW: marks.pop(0)
+            pace = (got - marks[0][1]) / max(now - marks[0][0], 1e-9)
+            left = (size - got) / pace if size and pace > 0 else float('inf')
+            why = ''
+            if not worker.is_alive(): break
+            if now - state['last'] > stall: why = f'the server sent nothing for {stall:g} s'
+            elif now - t0 > seconds: why = f"it took over {seconds:g} s ({got:,} bytes so far; MNIST_SGD_DOWNLOAD_SECONDS allows more)"
+            elif size and now - t0 > _RATE_GRACE and now - t0 + left > seconds:  # cannot finish in time at this pace
+                slow_since = slow_since or now
+                if now - slow_since >= _RATE_PATIENCE:
+                    why = (f"at its pace of {_rate(pace)} over the last {min(now - t0, _RATE_WINDOW):.0f} s, the {_bytes(size - got)} still to "
+                           f"come would take {_span(left) if left < float('inf') else 'for ever'}, more than the {seconds:g} s that "
+                           "MNIST_SGD_DOWNLOAD_SECONDS allows")
+            else: slow_since = None
+            if why:
+                cancel.set(); worker.join(timeout + 1)  # it stops at its next read, removing what it wrote
+                raise MnistDataError(f"Downloading {url} was abandoned ({why}). Check your connection and try again, "
+                                     "or use source='embedded' to work offline.")
+            if now - shown >= (2 if shown == t0 else 5):  # after 2 s, then every 5 s
+                shown = now
+                show(f"Downloading {dest.name}: {_bytes(got)}" + (f" of {_bytes(size)}" if size else '') + f", {_rate(pace)}"
+                     + (f", about {_span(left)} to go" if left < float('inf') else ''))
+    finally: show(None)
     if 'error' in box:
         e = box['error']
         raise MnistDataError(f"Downloading {url} failed ({type(e).__name__}: {e}). Check your connection and try again, "
@@ -346,7 +452,8 @@ def safe_extract(
     try:
         try:
             with tarfile.open(archive) as tf:
-                for m in tf.getmembers():
+                members = tf.getmembers()
+                for m in members:
                     if os.path.isabs(m.name) or not _within(tmp, m.name):
                         raise MnistDataError(f"Refusing to extract {archive.name}: member {m.name!r} would be written outside {dest}. "
                                              "The archive is not a genuine data set; delete it.")
@@ -358,12 +465,27 @@ def safe_extract(
             archive.unlink(missing_ok=True)
             raise MnistDataError(f"The archive {archive} is corrupt or incomplete ({type(e).__name__}: {e}). It has been deleted: "
                                  "run again to download it afresh, or use source='embedded' to work offline.") from e
+        _let_go(tmp)
+        files = _share(tmp)  # the modes any new folder and file get, whatever the archive says; and a count of the files
+        if files != sum(m.isfile() for m in members):
+            raise MnistDataError(f"Extracting {archive.name} into {tmp} gave {files:,} files, not the archive's "
+                                 f"{sum(m.isfile() for m in members):,}: something removed files meanwhile. Nothing was kept; run again.")
         tops = [p for p in tmp.iterdir()]
         src = tops[0] if len(tops) == 1 and tops[0].is_dir() else tmp
         if dest.exists(): shutil.rmtree(dest)
         os.replace(src, dest)
-    finally: shutil.rmtree(tmp, ignore_errors=True)
+    finally: _let_go(tmp); shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+def _share(root:Path) -> int:
+    "Give every folder and file under `root` the mode a new one gets under the umask (readable by all under umask 022); the number of files."
+    dmode, fmode, n = fresh_mode(folder=True), fresh_mode(), 0
+    for d, dirs, files in os.walk(root):
+        os.chmod(d, dmode)
+        for f in files:
+            p = os.path.join(d, f)
+            if not os.path.islink(p): os.chmod(p, fmode | (0o111 & os.stat(p).st_mode & dmode)); n += 1
+    return n
 
 # %% ../../nbs/lib/data/data.ipynb #9a402780
 def _matches_fastai_record(url:str, arch:Path) -> bool:
@@ -371,7 +493,7 @@ def _matches_fastai_record(url:str, arch:Path) -> bool:
     import fastai.data, fastdownload.core as fd
     return fd.check(fd.checks_module(fastai.data), url, arch)
 
-def _fetch_fastai(url:str, data:Path, timeout:float=3.) -> Path:
+def _fetch_fastai(url:str, data:Path, timeout:float=3., progress:bool=True) -> Path:
     "The real data set at `url`, from fastai's cache or downloaded (every wait bounded), checked against fastai's record and extracted safely."
     dest = data/Path(urlparse(url).path).name.split('.')[0]
     layout = 'sample' if 'sample' in dest.name else 'full'
@@ -384,7 +506,7 @@ def _fetch_fastai(url:str, data:Path, timeout:float=3.) -> Path:
     if not (arch.exists() and _matches_fastai_record(url, arch)):
         try: arch.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e: raise _not_writable(arch.parent, e, 'the download') from None
-        _download(url, arch, timeout)
+        _download(url, arch, timeout, progress=progress)
         if not _matches_fastai_record(url, arch):
             arch.unlink(missing_ok=True)
             raise MnistDataError(f"The download of {url} does not have the size and checksum fastai records for it (damaged, or "
@@ -409,6 +531,7 @@ def _pair_view(full:Path, dest:Path, digits) -> Path:
         return path
 
 def _write_pair_view(full:Path, dest:Path, digits) -> Path:
+    "Build the pair view in a partial folder, count it, and publish it."
     dest.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale(dest)
     tmp = _tmp_dir(dest)
@@ -422,9 +545,10 @@ def _write_pair_view(full:Path, dest:Path, digits) -> Path:
                 except OSError: shutil.copytree(src, tmp/name/str(d))
                 rows += [(f'{name}/{d}/{f}', d) for f in sorted(_pngs(src))]
         pd.DataFrame(rows, columns=['name', 'label']).to_csv(tmp/'labels.csv', index=False)
+        _check_count(tmp, len(rows), f'The view of digits {digits} in {dest}')
         if dest.exists(): shutil.rmtree(dest)
         _publish(tmp, dest, 'sample')
-    finally: shutil.rmtree(tmp, ignore_errors=True)
+    finally: _let_go(tmp); shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 # %% ../../nbs/lib/data/data.ipynb #beb24928
@@ -440,23 +564,33 @@ def _announce(path:Path, source:str, layout:str, why:str=''):
     print(f"Using {what}: {sum(counts.values()):,} images ({sizes}) in {path}{why}")
 
 def _check_timeout(timeout) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0:
-        raise MnistDataError(f"timeout is the number of seconds to wait for the network, a number above 0; got {timeout!r}")
-    return float(timeout)
+    "The network timeout as a float, or a clear error."
+    return float(check_positive(timeout, 'timeout', error=MnistDataError, hint='It is the number of seconds to wait for the network, such as 3.'))
+
+def _no_access(e:PermissionError, root:Path) -> MnistDataError:
+    "The error for data that exists but this user cannot read."
+    where = e.filename or root
+    return MnistDataError(f"Cannot read {where} ({e.strerror or e}): the data there belongs to another user and is not readable by you. "
+                          f"If a teacher prepared this data folder, ask them to make it readable to all (`chmod -R a+rX {root}`); or point "
+                          "FASTAI_HOME at a folder of your own (e.g. `export FASTAI_HOME=~/fastai_home`) to get a copy of your own.")
 
 def _get(url, layout, digits, source, data, verbose, timeout):
     source, timeout, data = _check_source(source), _check_timeout(timeout), data_root(data)
+    try: return _get_in(url, layout, digits, source, data, verbose, timeout)
+    except PermissionError as e: raise _no_access(e, data) from None  # what is left after writes are handled: a folder we cannot read
+
+def _get_in(url, layout, digits, source, data, verbose, timeout):
     tag = 'mnist_png' if digits is None else 'mnist_sample' + ('' if digits == (3, 7) else f'_{digits[0]}_{digits[1]}')
     why = ''
     if source in ('auto', 'fastai'):
         try:
-            real = _fetch_fastai(url, data, timeout)
+            real = _fetch_fastai(url, data, timeout, progress=verbose)
             path = real if digits in (None, (3, 7)) else _pair_view(real, data/'mnist_sgd_pairs'/tag, digits)
             if verbose: _announce(path, 'fastai', layout)
             return path
         except MnistDataError as e:
             if source == 'fastai': raise
-            why = f" — the real data set is not available ({str(e).split(' (')[0]})"
+            why = f" — the real data set is not available ({str(e).split('. ')[0]})"
     path = _write_embedded(data/EMBEDDED_DIR/tag, digits)
     if verbose: _announce(path, 'embedded', layout, why)
     return path
@@ -504,17 +638,28 @@ def _png_files(folder:Path) -> list[os.DirEntry]:
     if not files: raise MnistDataError(f"Folder {folder} has no .png images; is the data set complete? Delete the folder and load it again.")
     return files
 
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+_PNG_MODES = {0: 'L', 2: 'RGB', 3: 'P', 4: 'LA', 6: 'RGBA'} # PIL's mode for each PNG colour type (8 bits a channel)
+
+def _wrong_image(f, size, mode) -> MnistDataError:
+    return MnistDataError(f"{f} is a {size[0]}×{size[1]} image in mode {mode!r}; MNIST images are 28×28 grayscale (mode 'L'). "
+                          "Convert it with Image.open(f).convert('L').resize((28, 28)) or remove it.")
+
 def _read_png(f:Path) -> np.ndarray:
-    "One image as a 28×28 uint8 array, or an error naming the file."
+    "One image as a 28×28 uint8 array, or an error naming the file. Its size is checked from the header, before anything is decoded."
     try:
-        with Image.open(f) as im:
-            im.load()
-            mode, size, arr = im.mode, im.size, np.asarray(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        with open(f, 'rb') as fh:
+            head = fh.read(26)
+            if head[:8] == _PNG_SIGNATURE and head[12:16] == b'IHDR':  # width and height come first in every PNG
+                size = struct.unpack('>II', head[16:24])
+                if size != (28, 28): raise _wrong_image(f, size, {(0, 1): '1', (0, 16): 'I;16'}.get((head[25], head[24]), _PNG_MODES.get(head[25], '?')))
+            fh.seek(0)
+            with Image.open(fh) as im:
+                if im.mode != 'L' or im.size != (28, 28): raise _wrong_image(f, im.size, im.mode)
+                im.load(); arr = np.asarray(im)
+    except MnistDataError: raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise MnistDataError(f"Cannot read {f}: not a valid PNG image ({type(e).__name__}: {e}). Replace or delete the file.") from None
-    if mode != 'L' or size != (28, 28):
-        raise MnistDataError(f"{f} is a {size[0]}×{size[1]} image in mode {mode!r}; MNIST images are 28×28 grayscale (mode 'L'). "
-                             "Convert it with Image.open(f).convert('L').resize((28, 28)) or remove it.")
     return arr
 
 def _fingerprint(root:Path, files:dict) -> str:
@@ -527,6 +672,16 @@ def _fingerprint(root:Path, files:dict) -> str:
     return h.hexdigest()
 
 # %% ../../nbs/lib/data/data.ipynb #a7c0f00a
+_SIBLING = {'train': 'valid', 'valid': 'train', 'training': 'testing', 'testing': 'training'}
+
+def _expected_digits(path:Path, split:str, have:set) -> tuple[list, str]:
+    "Digits that the data set in `path` has (in labels.csv, or in the other split) but the folder `split` lacks; and where they were seen."
+    listed = {int(d) for s, d in (_listed(path) or {}) if s == split and _is_digit_name(d)} - have
+    if listed: return sorted(listed), f"{path/'labels.csv'}"
+    other = path/_SIBLING.get(split, '')
+    if split in _SIBLING and other.is_dir(): return sorted(set(_digit_dirs(other)[0]) - have), str(other)
+    return [], ''
+
 def _split_files(path:Path, split:str, digits) -> dict:
     "The PNG entries of each digit folder to load, after checking the folder names and the counts in labels.csv."
     root = path/split
@@ -537,6 +692,11 @@ def _split_files(path:Path, split:str, digits) -> dict:
     if digits is None:
         if odd: raise MnistDataError(f"{root} has folder(s) named {odd}: digit folders must be named 0 … 9 (found {[str(d) for d in dirs]}). "
                                      f"{_odd_names_hint(odd)}, or pass digits=[…] to load only some digit folders.")
+        gone, where = _expected_digits(path, split, set(dirs))
+        if gone:
+            raise MnistDataError(f"Missing folder {root/str(gone[0])}" + (f" (and the folders of digits {gone[1:]})" if len(gone) > 1 else '')
+                                 + f": {where} has digit {gone[0]}, but {root} has no folder for it, so the data set is incomplete. "
+                                 f"Call mnist_sample() or mnist_full() again (it repairs the embedded subset), or delete {path} and load it again.")
         digits = list(dirs)
     else:
         digits = [digits] if not hasattr(digits, '__iter__') or isinstance(digits, str) else list(digits)
@@ -572,7 +732,9 @@ def _load_cache(dirs:list, name:str):
     "The cached (pixels, labels) from the first of `dirs` that has a readable copy, else `None`."
     for d in dirs:
         f = d/name
-        if not f.exists(): continue
+        try:
+            if not f.exists(): continue
+        except OSError: continue  # a cache folder we may not look into: as good as none
         try: return torch.load(f, weights_only=True)
         except Exception:  # damaged, half written by an older version, or gone meanwhile: it is rebuilt
             try: f.unlink(missing_ok=True)
@@ -584,19 +746,14 @@ def _save_cache(obj, dirs:list, name:str):
     first = err = None
     for i, d in enumerate(dirs):
         for _ in range(2):  # the folder may be deleted between mkdir and the write: try once more
-            tmp = d/f'.{name}.partial-{_HOST}-{os.getpid()}-{threading.get_ident()}'
             try:
                 d.mkdir(parents=True, exist_ok=True)
-                with open(tmp, 'wb') as f: torch.save(obj, f)
-                os.replace(tmp, d/name)
+                with atomic_file(d/name, fsync=False) as f: torch.save(obj, f)  # a cache: a power cut may lose it, never half of it
                 if i: _tell(f"Note: cannot write the cache in {dirs[0]} ({type(first).__name__}: {first.strerror or first}); caching in {d} instead")
-                for p in d.glob('.*.partial-*'):
+                for p in d.glob('.*.partial-*'):  # what writers of older versions left
                     if _stale(p): p.unlink(missing_ok=True)
                 return d/name
             except OSError as e: err = e; first = first or e
-            finally:
-                try: tmp.unlink(missing_ok=True)
-                except OSError: pass
     _tell(f"Note: cannot write a cache file in {' or '.join(map(str, dirs))} ({type(err).__name__}: {err.strerror or err}); "
           "the tensors are kept in memory for this session only")
     return None
@@ -610,6 +767,10 @@ def load_digits(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     "Images of one split as a float tensor N×28×28 in [0, 1], and their digit labels as a long tensor N."
     path = Path(path).expanduser()
+    try: return _load_digits(path, split, digits, cache, cache_dir)
+    except PermissionError as e: raise _no_access(e, path) from None
+
+def _load_digits(path, split, digits, cache, cache_dir):
     files = _split_files(path, split, digits)
     key = _fingerprint(path/split, files) + f'|{list(files)}'
     if cache and key in _memory_cache: x, y = _memory_cache[key]
@@ -636,6 +797,28 @@ def _can_write(folder:Path) -> bool:
     os.close(fd); os.unlink(name)
     return True
 
+def _unreadable_line(e:PermissionError, path:Path) -> tuple[str, str, str]:
+    return ('fail', f"{path} cannot be read by you ({e.strerror or e}: {e.filename or path}): it belongs to another user",
+            f"ask whoever prepared it to run `chmod -R a+rX {path}`, or point FASTAI_HOME at a folder of your own")
+
+def _set_status(path:Path, layout:str, what:str) -> tuple[str, str, str]|None:
+    "The doctor's line for one data set (None when it is not there)."
+    if not path.exists(): return None
+    problems = _missing(path, layout)
+    try: odd = [f'{s}/{o}' for s in SPLITS[layout] if (path/s).is_dir() for o in _digit_dirs(path/s)[1]]
+    except PermissionError: raise
+    except OSError: odd = []
+    if odd: problems.append(f'folders not named 0 … 9: {odd}')
+    counts = _count_images(path, layout)
+    sizes = ' / '.join(f'{n:,} {s}' for s, n in counts.items())
+    if problems:
+        fix = 'call mnist_sample() / mnist_full() again to repair it' if what.startswith('the embedded') else f'delete {path} and load it again'
+        return ('fail', f"{what} in {path} is incomplete or damaged: {'; '.join(problems)}", fix)
+    if path.name in _REAL_SIZES and what.startswith('fastai') and tuple(counts.values()) != _REAL_SIZES[path.name]:
+        want = ' / '.join(f'{n:,}' for n in _REAL_SIZES[path.name])
+        return ('warn', f"{what} in {path} has {sizes} images, not the {want} of fastai's download", f'delete {path} and load it again')
+    return ('ok', f'{what}: {sizes} images in {path}', '')
+
 def data_status(
     data:str|Path|None=None, # the data folder to check; `None` uses fastai's configured folder
 ) -> list[tuple[str, str, str]]:
@@ -650,24 +833,16 @@ def data_status(
                       'point FASTAI_HOME at a folder you can write to, e.g. `export FASTAI_HOME=~/fastai_home`'))
     sets = [(root/'mnist_sample', 'sample', "fastai's MNIST_SAMPLE"), (root/'mnist_png', 'full', "fastai's full MNIST")]
     emb = root/EMBEDDED_DIR
-    if emb.is_dir(): sets += [(p, 'full' if p.name == 'mnist_png' else 'sample', 'the embedded subset') for p in sorted(emb.iterdir())
-                             if p.is_dir() and p.name.startswith(('mnist_sample', 'mnist_png'))]
+    try:
+        if emb.is_dir(): sets += [(p, 'full' if p.name == 'mnist_png' else 'sample', 'the embedded subset') for p in sorted(emb.iterdir())
+                                 if p.is_dir() and p.name.startswith(('mnist_sample', 'mnist_png'))]
+    except PermissionError as e: out.append(_unreadable_line(e, emb))
     for path, layout, what in sets:
-        if not path.exists(): continue
-        problems = _missing(path, layout)
-        try: odd = [f'{s}/{o}' for s in SPLITS[layout] if (path/s).is_dir() for o in _digit_dirs(path/s)[1]]
-        except OSError: odd = []
-        if odd: problems.append(f'folders not named 0 … 9: {odd}')
-        counts = _count_images(path, layout)
-        sizes = ' / '.join(f'{n:,} {s}' for s, n in counts.items())
-        if problems:
-            fix = 'call mnist_sample() / mnist_full() again to repair it' if what.startswith('the embedded') else f'delete {path} and load it again'
-            out.append(('fail', f"{what} in {path} is incomplete or damaged: {'; '.join(problems)}", fix))
-        elif path.name in _REAL_SIZES and what.startswith('fastai') and tuple(counts.values()) != _REAL_SIZES[path.name]:
-            want = ' / '.join(f'{n:,}' for n in _REAL_SIZES[path.name])
-            out.append(('warn', f"{what} in {path} has {sizes} images, not the {want} of fastai's download", f'delete {path} and load it again'))
-        else: out.append(('ok', f'{what}: {sizes} images in {path}', ''))
-    left = [p for d in (root, emb, root/'mnist_sgd_pairs', root/'archive') if d.is_dir() for p in d.glob('.*.partial-*')]
+        try: line = _set_status(path, layout, what)
+        except PermissionError as e: line = _unreadable_line(e, path)
+        if line: out.append(line)
+    try: left = [p for d in (root, emb, root/'mnist_sgd_pairs', root/'archive') if d.is_dir() for p in d.glob('.*.partial-*')]
+    except OSError: left = []
     if left: out.append(('warn', f"{len(left)} unfinished temporary folder(s) or file(s) left by interrupted writes: {', '.join(p.name for p in left[:3])}",
                          "the next write removes those of writers that are gone; or delete them yourself when nothing is loading"))
     beside, user = root.resolve()/'mnist_sgd_cache', _user_cache()/'cache'

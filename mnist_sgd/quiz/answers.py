@@ -4,11 +4,12 @@
 
 # %% ../../nbs/lib/quiz/answers.ipynb #e1b71af7
 from __future__ import annotations
-import contextlib, json, os, stat, tempfile, warnings
+import contextlib, hashlib, json, os, stat, warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 from filelock import FileLock, Timeout
+from ..files import atomic_write, real_target
 
 # %% auto #0
 __all__ = ['ANSWERS_FORMAT', 'ANSWERS_FILE', 'LOCK_TIMEOUT', 'answers_path', 'AnswersFileError', 'AnswersFileWarning',
@@ -77,7 +78,7 @@ def _backup_corrupt(p:Path, raw:bytes) -> Path:
     stamp = datetime.now().strftime('%Y%m%d-%H%M%S')
     dest, i = p.with_name(f'{p.name}.corrupt-{stamp}'), 1
     while dest.exists(): dest, i = p.with_name(f'{p.name}.corrupt-{stamp}-{i}'), i + 1
-    dest.write_bytes(raw)
+    atomic_write(dest, raw, mode=stat.S_IMODE(p.stat().st_mode))  # all or nothing, and no more readable than the file it copies
     return dest
 
 def _parse(raw:bytes) -> dict:
@@ -87,6 +88,56 @@ def _parse(raw:bytes) -> dict:
     if not isinstance(data.setdefault('answers', {}), dict): raise ValueError("its 'answers' entry is not a JSON object")
     return data
 
+# The kinds of value an entry's fields hold; a field not named here is kept as it is.
+_TEXTS = ('text', 'saved', 'question', 'passed_answer', 'first_passed')
+_LISTS = ('history', 'assessment_history', 'prediction_history')
+_PARTS = {'assessment': {'covered': list, 'missed': list, 'points': list, 'at': str},
+          'prediction': {'guess': str, 'printed': str, 'at': str},
+          'check': {'status': str, 'summary': str, 'problems': list, 'answer': str, 'at': str, 'question': str}}
+
+def _kind(v) -> str: return {str: 'text', list: 'a list', dict: 'an object', bool: 'true/false'}.get(type(v), 'a number' if isinstance(v, (int, float)) else type(v).__name__)
+
+def _as_text(v) -> str|None:
+    "A value meant as text, made text when that loses nothing (a number, a list of lines); else None."
+    if isinstance(v, (int, float)) and not isinstance(v, bool): return str(v)
+    if isinstance(v, list) and all(isinstance(x, str) for x in v): return '\n'.join(v)
+    return None
+
+def _repair_entry(e:dict) -> list[str]:
+    "Make the fields of one entry the kinds the questionnaire expects, in place; what was done, one phrase per field."
+    done, aside = [], {}
+    def fix(where:dict, key:str, want:type, name:str):
+        v = where[key]
+        if v is None or isinstance(v, want): return
+        t = _as_text(v) if want is str else None
+        if t is not None: where[key] = t; done.append(f"{name} was {_kind(v)}, made text"); return
+        aside[name] = where.pop(key); done.append(f"{name} was {_kind(v)}, not {_kind(want())}: set aside")
+    for k in _TEXTS:
+        if k in e: fix(e, k, str, k)
+    for k in _LISTS:
+        if k in e: fix(e, k, list, k)
+    for k, fields in _PARTS.items():
+        if k not in e: continue
+        if not isinstance(e[k], dict): fix(e, k, dict, k); continue
+        for f, want in fields.items():
+            if f in e[k]: fix(e[k], f, want, f'{k}.{f}')
+    if aside:
+        old = e.get('set_aside')
+        e['set_aside'] = {**(old if isinstance(old, dict) else {} if old is None else {'set_aside': old}), **aside}
+    return done
+
+def _repair(data:dict) -> list[str]:
+    "Repair every entry of a freshly read answers file in place; one phrase per entry that needed it."
+    out = []
+    for qid, e in list(data['answers'].items()):
+        if isinstance(e, dict): done = _repair_entry(e)
+        elif isinstance(e, str): data['answers'][qid], done = {'text': e}, ['was text alone, kept as its text']
+        else: data['answers'][qid], done = {'unreadable': e}, [f"was {_kind(e)}, not an object: kept as 'unreadable'"]
+        if done: out.append(f"{qid!r} ({'; '.join(done)})")
+    return out
+
+_told = set()
+
 def load_answers(
     path:str|Path|None=None, # the answers file (see `answers_path`)
 ) -> dict:
@@ -95,7 +146,7 @@ def load_answers(
     try: raw = p.read_bytes()
     except FileNotFoundError: return _empty()
     except OSError as e: raise AnswersFileError(f"Your answers file {p} cannot be read ({e}). {_MOVE}") from e
-    try: return _parse(raw)
+    try: data = _parse(raw)
     except (ValueError, UnicodeDecodeError) as e:
         try: backup = _backup_corrupt(p, raw)
         except OSError as e2:
@@ -105,6 +156,13 @@ def load_answers(
                       f"New answers start a fresh {p.name}; to get the old ones back, repair the copy (it is plain JSON) "
                       "and copy it over.", AnswersFileWarning, stacklevel=3)
         return _empty() | {'recovered_from': str(backup)}
+    repaired = _repair(data)
+    seen = (str(p), hashlib.sha1(raw).hexdigest())
+    if repaired and seen not in _told:  # once for each content of the file, not at every read
+        _told.add(seen)
+        warnings.warn(f"Your answers file {p} has values of the wrong kind, repaired as read (nothing deleted; the next save "
+                      f"keeps the repair): {'; '.join(repaired)}.", AnswersFileWarning, stacklevel=3)
+    return data
 
 # %% ../../nbs/lib/quiz/answers.ipynb #5c893565
 LOCK_TIMEOUT = 30.  # seconds to wait for another kernel to finish saving
@@ -113,29 +171,23 @@ def save_answers(
     data:dict, # the whole answers file, as `load_answers` returns it
     path:str|Path|None=None, # the answers file (see `answers_path`)
 ) -> Path:
-    "Write `data` atomically: a temporary file in the same folder, flushed to disk, then `os.replace` over the old one."
+    "Write `data` atomically (`atomic_write`: a temporary file flushed to disk, then renamed over the old one); a link is followed."
     p = answers_path(path); _check_place(p, _chosen_by(path))
     if _read_only(p):
         raise AnswersFileError(f"Your answers file {p} is read-only, so it was left exactly as it is and nothing was saved. "
                                f"Make it writable again (chmod u+w {p}) if that was a mistake; or, to keep it as it is, "
                                "point MNIST_SGD_ANSWERS at another file, then restart the kernel.")
     try:
-        mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else 0o644
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f'.{p.name}.', suffix='.tmp', dir=p.parent)
-    except OSError as e:
-        raise AnswersFileError(f"Could not save your answers to {p}: {e}. {_MOVE}") from e
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(data, f, indent=1, ensure_ascii=False)
-            f.flush(); os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, p)
-    except BaseException as e:
-        with contextlib.suppress(OSError): os.unlink(tmp)
-        if not isinstance(e, Exception): raise
-        raise AnswersFileError(f"Could not save your answers to {p} ({type(e).__name__}: {e}). "
-                               "The file on disk was not touched: your earlier answers are safe.") from e
+        text = json.dumps(data, indent=1, ensure_ascii=False)
+        atomic_write(p, text, fsync=True)  # a link is followed; the file keeps its mode (a new one gets the umask's)
+    except Exception as e:
+        try: t = real_target(p)
+        except OSError: t = p
+        where = (f" {p} is a link to {t}, whose folder {t.parent} does not exist (is the synced drive mounted?)."
+                 if t != p and not t.parent.is_dir() else '')
+        raise AnswersFileError(f"Could not save your answers to {p} ({type(e).__name__}: {e}).{where} The file on disk was not "
+                               f"touched: your earlier answers are safe. {_MOVE}") from e
     return p
 
 def lock_path(p:Path) -> Path: return p.with_name(f'.{p.name}.lock')
