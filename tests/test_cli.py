@@ -133,7 +133,7 @@ def test_course_notebooks_only_unknown_lists_the_choices(tiny, tmp_path):
 def test_course_fails_and_shows_the_failing_cell(course_run):
     status, out, _, _ = course_run
     assert status == 1
-    assert re.search(r'01_passes\s+ok\s+[\d.]+\s+accuracy=0.75, source=embedded, device=auto, python=\S+, final_loss=0.125', out)
+    assert re.search(r'01_passes\s+ok\s+[\d.]+\n\s+accuracy=0.75, source=embedded, device=auto,\s+python=\S+,\s+final_loss=0.125', out)
     assert re.search(r'02_fails\s+failed\s+[\d.]+', out) and re.search(r'total\s+1/2 ok\s+[\d.]+\s+data: embedded', out)
     assert "✗ 02_fails.ipynb failed in cell 3 of 4:\n    assert x == 2, 'x should be 2 here'" in out
     assert 'AssertionError: x should be 2 here' in out and '\x1b[' not in out
@@ -202,12 +202,13 @@ def test_console_script(tiny):
 def test_results_table_layout():
     runs = [NotebookRun(Path('01_a.ipynb'), 'ok', 1.25, {'acc': 0.987654, 'n': 3}), NotebookRun(Path('02_bb.ipynb'), 'failed', 10.)]
     assert results_table(runs).splitlines()[-1] == 'total     1/2 ok     11.2'
-    assert results_table(runs, source='fastai').splitlines() == [
-        'notebook  status  seconds  key results',
-        '------------------------------------------',
-        '01_a      ok          1.2  acc=0.9877, n=3',
+    assert results_table(runs, source='fastai').splitlines() == [   # key results on their own line below the lesson
+        'notebook  status  seconds',
+        '-' * 39,
+        '01_a      ok          1.2',
+        '    acc=0.9877, n=3',
         '02_bb     failed     10.0',
-        '------------------------------------------',
+        '-' * 39,
         'total     1/2 ok     11.2  data: fastai']
 
 
