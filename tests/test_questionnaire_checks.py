@@ -550,4 +550,4 @@ def test_a_little_printing_is_fine_and_mentioned(capsys):
 
 def test_time_limit_must_be_a_positive_number():
     res = check('zip-pairs', solution('zip-pairs'), time_limit=0, save=False)
-    assert res.status == 'error' and 'seconds must be a positive number' in res.note
+    assert res.status == 'error' and 'seconds must be a number above 0' in res.note

@@ -144,26 +144,10 @@ def _scrub_nb(nb, pairs:list):
 
 # %% ../../nbs/lib/course/site.ipynb #d43253a8
 def repo_url() -> str|None:
-    "The course repository's web address: `[project.urls] Repository` in pyproject.toml (or the installed package's metadata); `None` when unknown."
+    "The course repository's web address (read by `mnist_sgd.course.lessons.repo_url`), or `None` when it is not set."
     from mnist_sgd.course import lessons
-    if hasattr(lessons, 'repo_url'):  # the one place that reads it, once it is there
-        try: return lessons.repo_url() or None
-        except Exception as e: _warn(f'no repository links: {e}'); return None
-    import mnist_sgd
-    from mnist_sgd.files import tomllib
-    urls = {}
-    root = lessons.project_root(Path(mnist_sgd.__file__).resolve().parent)
-    if root:
-        try:
-            with open(root/'pyproject.toml', 'rb') as f: urls = tomllib.load(f).get('project', {}).get('urls', {})
-        except (OSError, tomllib.TOMLDecodeError): urls = {}
-    else:
-        from importlib.metadata import metadata, PackageNotFoundError
-        try: entries = metadata('mnist_sgd').get_all('Project-URL') or []
-        except PackageNotFoundError: entries = []
-        urls = dict((k.strip(), v.strip()) for k, _, v in (e.partition(',') for e in entries))
-    url = next((v for k, v in urls.items() if k.lower() == 'repository'), None)
-    return url.rstrip('/') if isinstance(url, str) and url.startswith('https://') else None
+    try: return lessons.repo_url()
+    except lessons.CourseError as e: _warn(f'no repository or Colab links: {e}'); return None
 
 def _github(url:str|None) -> tuple[str, str]|None:
     "(owner, name) of a GitHub repository's address, else `None`."
@@ -177,11 +161,8 @@ def lesson_urls(
     "Where a lesson opens in Colab and where its notebook is in the repository (each `None` when unknown)."
     from mnist_sgd.course import lessons
     gh = _github(repo)
-    colab = None
-    if hasattr(lessons, 'colab_url'):
-        try: colab = lessons.colab_url(stem)
-        except Exception: colab = None
-    elif gh: colab = f'https://colab.research.google.com/github/{gh[0]}/{gh[1]}/blob/main/nbs/{stem}.ipynb'
+    try: colab = lessons.colab_url(stem) if gh else None
+    except lessons.CourseError: colab = None
     source = f'{repo}/blob/main/nbs/{stem}.ipynb' if gh else repo
     return dict(colab=colab, source_url=source)
 

@@ -9,6 +9,7 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
+from ..files import check_positive
 
 # %% auto #0
 __all__ = ['TIME_LIMIT', 'OUTPUT_LIMIT', 'EXC_HINTS', 'GRADERS', 'PREPARE', 'CheckResult', 'Findings', 'GradingTimeout',
@@ -116,9 +117,7 @@ def limited(
     max_chars:int|None=OUTPUT_LIMIT, # stop it once it has printed this much (None: no cap)
 ):
     "Run the block with a time limit and with stdout/stderr captured up to a cap; yields the captured stream."
-    for name, v in (('seconds', seconds), ('max_chars', max_chars)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
-            raise ValueError(f"{name} must be a positive number (or None for no limit), not {v!r}")
+    for name, v in (('seconds', seconds), ('max_chars', max_chars)): check_positive(v, name, none_ok=True, inf_ok=True)
     out = _Capped(max_chars if max_chars is not None else float('inf'))
     timer = _timer(seconds) if seconds is not None else contextlib.nullcontext()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), timer: yield out
