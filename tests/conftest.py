@@ -24,6 +24,25 @@ def full_path():
     return mnist_full(source='embedded', verbose=False)
 
 
+@pytest.fixture(scope='session')
+def data(sample_path):
+    "The 3s and 7s as lessons 04-08 train on them: (train rows, train 0/1 targets, valid rows, valid 0/1 targets)."
+    from mnist_sgd.data import load_digits
+    from mnist_sgd.training import binary_xy
+    xs, ys = binary_xy(*load_digits(sample_path, 'train'))
+    vxs, vys = binary_xy(*load_digits(sample_path, 'valid'))
+    return xs, ys, vxs, vys
+
+
+@pytest.fixture(scope='session')
+def baseline(sample_path):
+    "The pixel-similarity baseline's validation accuracy on the embedded 3s and 7s (lesson 02), the score to beat."
+    from mnist_sgd.baseline import baseline_accuracy
+    from mnist_sgd.data import load_digits
+    x, y = load_digits(sample_path, 'train'); vx, vy = load_digits(sample_path, 'valid')
+    return baseline_accuracy(vx[vy == 3], vx[vy == 7], x[y == 3].mean(0), x[y == 7].mean(0))['overall']
+
+
 @pytest.fixture
 def fresh_fastai_home(tmp_path, monkeypatch):
     "A fastai home of its own for one test; fastai's cached config is reset before and after."

@@ -13,13 +13,6 @@ from mnist_sgd.optim import BasicOptim, mnist_dls
 from mnist_sgd.multiclass import cross_entropy, multi_accuracy
 
 
-@pytest.fixture(scope='module')
-def data(sample_path):
-    xs, ys = binary_xy(*load_digits(sample_path, 'train'))
-    vxs, vys = binary_xy(*load_digits(sample_path, 'valid'))
-    return xs, ys, vxs, vys
-
-
 def _dls(data, bs=64, seed=42):
     xs, ys, vxs, vys = data
     return TensorBatches(xs, ys, bs=bs, seed=seed), TensorBatches(vxs, vys, bs=256, shuffle=False)

@@ -13,19 +13,6 @@ from mnist_sgd.baseline import baseline_accuracy
 from mnist_sgd.optim import BasicOptim, train_model, mnist_dls
 
 
-@pytest.fixture(scope='module')
-def data(sample_path):
-    xs, ys = binary_xy(*load_digits(sample_path, 'train'))
-    vxs, vys = binary_xy(*load_digits(sample_path, 'valid'))
-    return xs, ys, vxs, vys
-
-
-@pytest.fixture(scope='module')
-def baseline(sample_path):
-    x, y = load_digits(sample_path, 'train'); vx, vy = load_digits(sample_path, 'valid')
-    return baseline_accuracy(vx[vy == 3], vx[vy == 7], x[y == 3].mean(0), x[y == 7].mean(0))['overall']
-
-
 def _seeded_linear(seed=0):
     torch.manual_seed(seed)
     return nn.Linear(784, 1)

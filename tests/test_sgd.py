@@ -12,7 +12,7 @@ from mnist_sgd.sgd import (descend, make_speed_data, quadratic, mse, rmse, quadr
 
 
 @pytest.fixture
-def data():
+def quad_data():
     return make_speed_data()
 
 
@@ -123,8 +123,8 @@ def test_losses_refuse_broadcasting_shapes(loss):
         loss(torch.zeros(20), torch.zeros(5))
 
 
-def test_quadratic_loss(data):
-    time, speed = data
+def test_quadratic_loss(quad_data):
+    time, speed = quad_data
     p = torch.tensor([0.5, -8., 40.])
     preds = p[0] * time**2 + p[1] * time + p[2]
     torch.testing.assert_close(quadratic_loss(p, time, speed), F.mse_loss(preds, speed))
@@ -133,8 +133,8 @@ def test_quadratic_loss(data):
     assert quadratic_loss((0.5, -11., 4 + 0.5 * 11**2), time, speed) < 15 < quadratic_loss(p, time, speed)
 
 
-def test_hand_gradient_of_quadratic_loss_matches_autograd(data, start):
-    time, speed = data
+def test_hand_gradient_of_quadratic_loss_matches_autograd(quad_data, start):
+    time, speed = quad_data
     p = start.clone().requires_grad_()
     quadratic_loss(p, time, speed).backward()
     err = quadratic(time, start) - speed
@@ -144,8 +144,8 @@ def test_hand_gradient_of_quadratic_loss_matches_autograd(data, start):
 
 # ---- apply_step ----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('loss_func,torch_loss', [(mse, F.mse_loss), (rmse, lambda p, t: F.mse_loss(p, t).sqrt())])
-def test_apply_step_matches_torch_optim_sgd(data, start, loss_func, torch_loss):
-    time, speed = data
+def test_apply_step_matches_torch_optim_sgd(quad_data, start, loss_func, torch_loss):
+    time, speed = quad_data
     ours, theirs = start.clone().requires_grad_(), start.clone().requires_grad_()
     opt = torch.optim.SGD([theirs], lr=1e-5)
     for _ in range(3):
@@ -159,8 +159,8 @@ def test_apply_step_matches_torch_optim_sgd(data, start, loss_func, torch_loss):
     assert ours.grad is None  # cleared, so the next step does not add to an old gradient
 
 
-def test_apply_step_returns_values_from_before_the_step(data, start):
-    time, speed = data
+def test_apply_step_returns_values_from_before_the_step(quad_data, start):
+    time, speed = quad_data
     p = start.clone().requires_grad_()
     preds, loss = apply_step(p, 1e-5, time, speed)
     torch.testing.assert_close(preds, quadratic(time, start))
@@ -176,22 +176,22 @@ def test_apply_step_with_another_model():
     torch.testing.assert_close(w.detach(), torch.tensor([0.1 * (2 * 2 * 1 + 2 * 4 * 2 + 2 * 6 * 3) / 3]))
 
 
-def test_apply_step_needs_requires_grad(data, start):
+def test_apply_step_needs_requires_grad(quad_data, start):
     with pytest.raises(ValueError, match=r'track gradients.*requires_grad_\(\)'):
-        apply_step(start.clone(), 1e-5, *data)
+        apply_step(start.clone(), 1e-5, *quad_data)
 
 
 # ---- sgd_path ------------------------------------------------------------------------------------------------------
-def test_sgd_path_shape_and_start(data, start):
-    path = sgd_path(start, 1e-5, 8, *data)
+def test_sgd_path_shape_and_start(quad_data, start):
+    path = sgd_path(start, 1e-5, 8, *quad_data)
     assert len(path) == 9
     assert all(isinstance(loss, float) and p.shape == (3,) and not p.requires_grad for p, loss in path)
     torch.testing.assert_close(path[0][0], start)
-    assert path[0][1] == pytest.approx(quadratic_loss(start, *data).item())
+    assert path[0][1] == pytest.approx(quadratic_loss(start, *quad_data).item())
 
 
-def test_sgd_path_equals_repeated_apply_step(data, start):
-    time, speed = data
+def test_sgd_path_equals_repeated_apply_step(quad_data, start):
+    time, speed = quad_data
     path = sgd_path(start, 1e-5, 5, time, speed)
     p = start.clone().requires_grad_()
     for k in range(5):
@@ -202,35 +202,35 @@ def test_sgd_path_equals_repeated_apply_step(data, start):
     assert path[5][1] == pytest.approx(quadratic_loss(p, time, speed).item(), rel=1e-5)
 
 
-def test_sgd_path_leaves_params0_alone(data, start):
+def test_sgd_path_leaves_params0_alone(quad_data, start):
     p0 = start.clone().requires_grad_()
-    sgd_path(p0, 1e-5, 3, *data)
+    sgd_path(p0, 1e-5, 3, *quad_data)
     torch.testing.assert_close(p0.detach(), start)
     assert p0.grad is None
     # and the same start always gives the same path
-    a, b = sgd_path(start, 1e-5, 4, *data), sgd_path(start, 1e-5, 4, *data)
+    a, b = sgd_path(start, 1e-5, 4, *quad_data), sgd_path(start, 1e-5, 4, *quad_data)
     assert [l for _, l in a] == [l for _, l in b]
 
 
-def test_sgd_path_small_lr_decreases(data, start):
-    losses = [l for _, l in sgd_path(start, 1e-6, 20, *data)]
+def test_sgd_path_small_lr_decreases(quad_data, start):
+    losses = [l for _, l in sgd_path(start, 1e-6, 20, *quad_data)]
     assert all(a > b for a, b in zip(losses, losses[1:]))
 
 
-def test_sgd_path_good_lr_decreases_fast(data, start):
-    losses = [l for _, l in sgd_path(start, 1e-5, 8, *data)]
+def test_sgd_path_good_lr_decreases_fast(quad_data, start):
+    losses = [l for _, l in sgd_path(start, 1e-5, 8, *quad_data)]
     assert all(a >= b for a, b in zip(losses, losses[1:]))
     assert losses[-1] < losses[0] / 50
 
 
-def test_sgd_path_large_lr_grows(data, start):
-    losses = [l for _, l in sgd_path(start, 4e-5, 20, *data)]
+def test_sgd_path_large_lr_grows(quad_data, start):
+    losses = [l for _, l in sgd_path(start, 4e-5, 20, *quad_data)]
     assert all(a < b for a, b in zip(losses, losses[1:]))
     assert losses[-1] > 1e3 * losses[0]
 
 
-def test_sgd_path_on_scaled_time_reaches_least_squares(data, start):
-    time, speed = data
+def test_sgd_path_on_scaled_time_reaches_least_squares(quad_data, start):
+    time, speed = quad_data
     u = (time - 9.5) / 10
     best = torch.linalg.lstsq(torch.stack([u**2, u, torch.ones_like(u)], 1), speed[:, None]).solution.squeeze()
     final, loss = sgd_path(start, 0.5, 100, u, speed)[-1]
@@ -238,17 +238,17 @@ def test_sgd_path_on_scaled_time_reaches_least_squares(data, start):
     assert loss == pytest.approx(quadratic_loss(best, u, speed).item(), rel=1e-3)
 
 
-def test_sgd_path_accepts_plain_numbers_and_zero_steps(data):
-    path = sgd_path((1., 2., 3.), 1e-5, 0, *data)
+def test_sgd_path_accepts_plain_numbers_and_zero_steps(quad_data):
+    path = sgd_path((1., 2., 3.), 1e-5, 0, *quad_data)
     assert len(path) == 1
     torch.testing.assert_close(path[0][0], torch.tensor([1., 2., 3.]))
     with pytest.raises(ValueError, match='sgd_path: steps must be a whole number'):
-        sgd_path((1., 2., 3.), 1e-5, -2, *data)
+        sgd_path((1., 2., 3.), 1e-5, -2, *quad_data)
 
 
 # ---- sgd_losses and best_quadratic ----------------------------------------------------------------------------------
-def test_sgd_losses_match_torch_optim_sgd(data, start):
-    t, speed = data
+def test_sgd_losses_match_torch_optim_sgd(quad_data, start):
+    t, speed = quad_data
     p = start.clone().requires_grad_(); opt = torch.optim.SGD([p], lr=1e-5); ref = []
     for _ in range(12):
         loss = F.mse_loss(quadratic(t, p), speed); ref.append(loss.item())
@@ -271,21 +271,21 @@ def test_sgd_losses_with_another_model_and_loss(start):
     np.testing.assert_allclose(sgd_losses(torch.zeros(2), 0.1, 5, t, targs, model=line, loss_func=F.l1_loss), ref, rtol=1e-5)
 
 
-def test_sgd_losses_blow_up_to_inf_or_nan(data, start):
-    losses = sgd_losses(start, 1e-2, 60, *data)
+def test_sgd_losses_blow_up_to_inf_or_nan(quad_data, start):
+    losses = sgd_losses(start, 1e-2, 60, *quad_data)
     assert not np.isfinite(losses[-1]) or losses[-1] > 1e30
 
 
-def test_best_quadratic_matches_numpy_polyfit(data):
-    t, speed = data
+def test_best_quadratic_matches_numpy_polyfit(quad_data):
+    t, speed = quad_data
     np.testing.assert_allclose(best_quadratic(t, speed).numpy(), np.polyfit(t.numpy(), speed.numpy(), 2), rtol=1e-4, atol=1e-3)
     p = torch.tensor([0.5, -3., 20.])
     torch.testing.assert_close(best_quadratic(t, quadratic(t, p)), p, atol=1e-3, rtol=1e-4)
     assert best_quadratic(t, speed).dtype == torch.float32 and best_quadratic(t, speed).shape == (3,)
 
 
-def test_best_quadratic_is_a_minimum_sgd_reaches(data, start):
-    t, speed = data
+def test_best_quadratic_is_a_minimum_sgd_reaches(quad_data, start):
+    t, speed = quad_data
     best = best_quadratic(t, speed)
     for d in torch.cat([torch.eye(3), -torch.eye(3)]) * 0.01:
         assert quadratic_loss(best + d, t, speed) >= quadratic_loss(best, t, speed)
@@ -296,10 +296,10 @@ def test_best_quadratic_is_a_minimum_sgd_reaches(data, start):
 
 
 # ---- pictures ------------------------------------------------------------------------------------------------------
-def test_show_fit_draws_data_and_curve(data, start):
-    ax = show_fit(*data, start)
+def test_show_fit_draws_data_and_curve(quad_data, start):
+    ax = show_fit(*quad_data, start)
     assert len(ax.collections) == 1 and len(ax.lines) == 1
-    assert ax.get_title() == f'mse {quadratic_loss(start, *data).item():.1f}'
+    assert ax.get_title() == f'mse {quadratic_loss(start, *quad_data).item():.1f}'
     plt.close(ax.figure)
 
 

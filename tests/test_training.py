@@ -23,13 +23,6 @@ class _SGD:
         for p in self.params: p.grad = None
 
 
-@pytest.fixture(scope='module')
-def data(sample_path):
-    xs, ys = binary_xy(*load_digits(sample_path, 'train'))
-    vxs, vys = binary_xy(*load_digits(sample_path, 'valid'))
-    return xs, ys, vxs, vys
-
-
 # --- data --------------------------------------------------------------------------------------------------------------
 def test_binary_xy_shapes_and_targets():
     x = torch.rand(6, 28, 28); y = torch.tensor([3, 7, 3, 3, 7, 7])
@@ -281,12 +274,6 @@ def test_device_argument_moves_batches():
     dl = [(torch.rand(4, 3), torch.zeros(4, 1))]
     with pytest.raises(Exception): validate_epoch(model, dl, device='meta')   # float() of a meta tensor fails after the move
     check_eq(seen, ['meta'])
-
-
-@pytest.fixture(scope='module')
-def baseline(sample_path):
-    x, y = load_digits(sample_path, 'train'); vx, vy = load_digits(sample_path, 'valid')
-    return baseline_accuracy(vx[vy == 3], vx[vy == 7], x[y == 3].mean(0), x[y == 7].mean(0))['overall']
 
 
 def _train_linear1(data, bs, epochs=20):
