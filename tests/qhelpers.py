@@ -40,3 +40,35 @@ def solution(qid):
 
 def _odds_neq(numbers): return [n * 2 for n in numbers if n % 2 != 0]
 def _pairs_by_index(xs, ys): return [(xs[i], ys[i]) for i in range(len(xs))]
+
+
+# Right answers written in two common ways, used by the checks' tests and by the corpus.
+def epoch_with_optim(model, batches, loss_func, lr):
+    "One epoch with torch.optim.SGD."
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    for xb, yb in batches:
+        opt.zero_grad(); loss_func(model(xb), yb).backward(); opt.step()
+
+
+def epoch_zero_first(model, batches, loss_func, lr):
+    "One epoch by hand, clearing the gradients before each backward pass."
+    for xb, yb in batches:
+        model.zero_grad()
+        loss = loss_func(model(xb), yb); loss.backward()
+        for p in model.parameters(): p.data -= lr * p.grad.data
+
+
+# Wrong ReLU modules (Q36), written the ways learners write them.
+class _NotAModule:
+    def forward(self, x): return F.relu(x)
+class _NoSuperInit(nn.Module):
+    def __init__(self): self.inner = nn.ReLU()
+    def forward(self, x): return F.relu(x)
+class _Misspelt(nn.Module):
+    def foward(self, x): return F.relu(x)
+class _WithWeights(nn.Module):
+    def __init__(self):
+        super().__init__(); self.lin = nn.Linear(1, 1)
+    def forward(self, x): return F.relu(x)
+class _InPlace(nn.Module):
+    def forward(self, x): return F.relu(x, inplace=True)

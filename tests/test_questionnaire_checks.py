@@ -12,7 +12,8 @@ import mnist_sgd.quiz.graders as gm
 from mnist_sgd.core import plot_function
 from mnist_sgd.quiz.grading import GRADERS
 from mnist_sgd.quiz.questionnaire import QUESTIONS, CheckResult, Question, check, question, load_answers, answers_path
-from qhelpers import home, report, solution, solution_code, _odds_neq, _pairs_by_index
+from qhelpers import (home, report, solution, solution_code, _odds_neq, _pairs_by_index, epoch_with_optim, epoch_zero_first,
+                      _NotAModule, _NoSuperInit, _Misspelt, _WithWeights, _InPlace)
 
 CODE_IDS = ['list-comprehension', 'rank-vs-shape', 'rmse-and-l1', 'tensor-3x3', 'broadcasting', 'why-mini-batches', 'what-is-loss',
             'accuracy-as-loss', 'sigmoid', 'loss-vs-metric', 'weight-update', 'epoch-code', 'zip-pairs', 'view', 'bias',
@@ -38,16 +39,7 @@ def test_our_reference_solution_passes_its_check(qid):
     assert not res.problems and sum(ok is True for ok, *_ in res.items) >= 1
 
 
-def _epoch_optim(model, batches, loss_func, lr):
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    for xb, yb in batches:
-        opt.zero_grad(); loss_func(model(xb), yb).backward(); opt.step()
-
-def _epoch_data(model, batches, loss_func, lr):
-    for xb, yb in batches:
-        model.zero_grad()
-        loss = loss_func(model(xb), yb); loss.backward()
-        for p in model.parameters(): p.data -= lr * p.grad.data
+_epoch_optim, _epoch_data = epoch_with_optim, epoch_zero_first
 
 def _loop_reusing_epoch(model, batches, loss_func, lr, epochs):
     for _ in range(epochs): _epoch_optim(model, batches, loss_func, lr)
@@ -390,19 +382,6 @@ def _grad_data_zero(f, w):
     w.data.zero_(); f(w).backward(); return w.grad
 def _grad_before(f, w): return w.grad if w.grad is not None else torch.zeros_like(w)
 def _grad_apart(f, w): return torch.autograd.grad(f(w), w)[0]
-class _NotAModule:
-    def forward(self, x): return F.relu(x)
-class _NoSuperInit(nn.Module):
-    def __init__(self): self.inner = nn.ReLU()
-    def forward(self, x): return F.relu(x)
-class _Misspelt(nn.Module):
-    def foward(self, x): return F.relu(x)
-class _WithWeights(nn.Module):
-    def __init__(self):
-        super().__init__(); self.lin = nn.Linear(1, 1)
-    def forward(self, x): return F.relu(x)
-class _InPlace(nn.Module):
-    def forward(self, x): return F.relu(x, inplace=True)
 
 from fastai.learner import Learner
 from fastai.optimizer import SGD, Adam

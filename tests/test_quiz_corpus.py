@@ -12,7 +12,8 @@ from torch import nn
 import torch.nn.functional as F
 from mnist_sgd.core import plot_function
 from mnist_sgd.quiz.questionnaire import QUESTIONS, check
-from qhelpers import home, report
+from qhelpers import (home, report, epoch_with_optim, epoch_zero_first, _Misspelt, _InPlace,
+                      _NoSuperInit as _NoSuperLayer, _WithWeights as _Weights, _NotAModule as _NotModule)
 
 
 class Plotted:
@@ -126,15 +127,7 @@ def _epoch(model, batches, loss_func, lr, sign=-1., scale=None, clear=True, insi
         with torch.no_grad():
             for p in model.parameters(): p -= lr * p.grad; p.grad.zero_()
 
-def _epoch_opt(model, batches, loss_func, lr):
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    for xb, yb in batches:
-        opt.zero_grad(); loss_func(model(xb), yb).backward(); opt.step()
-def _epoch_zero_first(model, batches, loss_func, lr):
-    for xb, yb in batches:
-        model.zero_grad()
-        loss = loss_func(model(xb), yb); loss.backward()
-        for p in model.parameters(): p.data -= lr * p.grad.data
+_epoch_opt, _epoch_zero_first = epoch_with_optim, epoch_zero_first
 def _epoch_reporting(model, batches, loss_func, lr):
     _epoch(model, batches, loss_func, lr)
     with torch.no_grad(): print('loss', float(sum(loss_func(model(xb), yb) for xb, yb in batches)))
@@ -201,23 +194,10 @@ class _ReLUClamp(nn.Module):
 class _NoSuper(nn.Module):
     def __init__(self): pass
     def forward(self, x): return F.relu(x)
-class _NoSuperLayer(nn.Module):
-    def __init__(self): self.inner = nn.ReLU()
-    def forward(self, x): return F.relu(x)
 class _NoReturn(nn.Module):
     def forward(self, x): F.relu(x)
 class _Calls(nn.Module):
     def __call__(self, x): return F.relu(x)
-class _Misspelt(nn.Module):
-    def foward(self, x): return F.relu(x)
-class _Weights(nn.Module):
-    def __init__(self):
-        super().__init__(); self.lin = nn.Linear(1, 1)
-    def forward(self, x): return F.relu(x)
-class _InPlace(nn.Module):
-    def forward(self, x): return F.relu(x, inplace=True)
-class _NotModule:
-    def forward(self, x): return F.relu(x)
 class _Sigmoidal(nn.Module):
     def forward(self, x): return torch.sigmoid(x)
 
