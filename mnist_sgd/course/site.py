@@ -281,10 +281,10 @@ KERNEL_FREE = {'QuadraticFitter': ('the learning-rate explorer', _lesson03_fitte
 _WIDGET = 'application/vnd.jupyter.widget-view+json'
 
 def _widget_class(data:dict) -> str:
-    "The class of the widget in an output's data (its plain-text form starts with it), e.g. 'QuadraticFitter'."
+    "The class of the widget in an output's data (its plain-text form starts with it: `QuadraticFitter(...)`, or the course widgets' `QuadraticFitter: ...` line)."
     text = data.get('text/plain', '')
     text = ''.join(text) if isinstance(text, list) else text
-    m = re.match(r'\s*(\w+)\(', text)
+    m = re.match(r'\s*(\w+)\s*[(:]', text)
     return m[1] if m else ''
 
 def _widget_note(colab:str|None) -> str:
