@@ -69,7 +69,7 @@ def test_report_prints_nothing_in_a_learners_notebook(capsys, monkeypatch):
 
 
 def test_a_runners_kernel_reports_even_without_the_variable(tiny, monkeypatch):
-    "`run_course`/`run_notebook` called directly (the site, the benchmark) start kernels with the figure check: they report too."
+    "`run_course`/`run_notebook` called directly (the site, the benchmark) set MNIST_SGD_REPORT=1 in their kernels themselves."
     monkeypatch.delenv(REPORT_ENV, raising=False)
     run = run_course(course_notebooks(tiny, '01'), env={'MNIST_SGD_DEVICE': 'cpu'}, progress=False)[0]
     assert run.ok and run.results['accuracy'] == 0.75

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/lib/course/report.ipynb #f17e7753
 from __future__ import annotations
-import json, os, sys
+import json, os
 
 # %% auto #0
 __all__ = ['RESULT_MARK', 'REPORT_ENV', 'report', 'collect_results']
@@ -20,11 +20,8 @@ def _plain(v):
     return [_plain(x) for x in v] if isinstance(v, (list, tuple)) else v
 
 def _runner_asks() -> bool:
-    "Does the course runner want the line? `MNIST_SGD_REPORT` says; unset, a runner's kernel is known by its figure check."
-    flag = os.environ.get(REPORT_ENV)
-    if flag is not None: return flag.strip() == '1'
-    canvas = getattr(sys.modules.get('matplotlib.backend_bases'), 'FigureCanvasBase', None)  # see `install_figure_check`
-    return bool(getattr(getattr(canvas, 'print_figure', None), 'mnist_sgd_checked', False))
+    "Does the course runner want the line? It sets `MNIST_SGD_REPORT=1` in the kernels it starts."
+    return os.environ.get(REPORT_ENV, '').strip() == '1'
 
 def report(**results):
     "Hand a lesson's key results (numbers or short strings) to `mnist-sgd course`: one marked line, printed only when the runner sets `MNIST_SGD_REPORT=1`."
