@@ -1,10 +1,11 @@
 """The lessons read as lessons: the idea comes first, arrows between modules point one way, harness cells are hidden,
 every lesson ends the same way, and no lesson bakes in one data set's sizes."""
-import ast, json, re
+import json, re
 from functools import lru_cache
 from pathlib import Path
 import pytest
 from mnist_sgd.course.lessons import COLAB_MARK, colab_cell_source
+from modgraph import imported_modules, module_name, package_of
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT/'nbs').glob('[0-9][0-9]_*.ipynb'))
@@ -16,54 +17,22 @@ def _src(c:dict) -> str: return ''.join(c['source'])
 def _lesson_no(nb:Path) -> int: return int(nb.name.split('_')[0])
 
 
-def _key(py:Path) -> str:
-    "A module's name inside the package: 'training', 'quiz.graders', 'data' (for data/__init__.py)."
-    parts = py.relative_to(ROOT/'mnist_sgd').with_suffix('').parts
-    return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
-
-
 @lru_cache(None)
 def _module_files() -> dict:
     "Each generated module of mnist_sgd (by its name inside the package), mapped to its file and its notebook."
     out = {}
     for py in (ROOT/'mnist_sgd').rglob('*.py'):
         m = re.search(r'File to edit: (?:\.\./)+(nbs/\S+?\.ipynb)', py.read_text(encoding='utf-8'))
-        if m: out[_key(py)] = (py, ROOT/m[1])
+        if m: out[module_name(py)] = (py, ROOT/m[1])
     return out
 
 
 def _module_notebook() -> dict: return {k: nb for k, (_, nb) in _module_files().items()}
 
 
-def _known(name:str) -> str|None:
-    "The generated module that `name` (a dotted name inside the package) is, or lies in."
-    parts = name.split('.')
-    for i in range(len(parts), 0, -1):
-        if '.'.join(parts[:i]) in _module_files(): return '.'.join(parts[:i])
-    return None
-
-
 def _imported_modules(code:str, package:str='') -> set[str]:
-    """The mnist_sgd modules that `code` imports (`import mnist_sgd.x`, `from mnist_sgd.x import ...`, and relative imports
-    resolved from `package`, the dotted package of the importing module), as names inside the package."""
-    names = set()
-    try: tree = ast.parse(code)
-    except SyntaxError: return names  # a cell with IPython magics: covered by the regex below
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split('.') if package else []
-                base = base[:len(base) - (node.level - 1)] if node.level > 1 else base
-                head = '.'.join([*base, *([node.module] if node.module else [])])
-            elif node.module and (node.module == 'mnist_sgd' or node.module.startswith('mnist_sgd.')):
-                head = node.module[len('mnist_sgd.'):] if node.module != 'mnist_sgd' else ''
-            else: continue
-            for a in node.names:  # `from mnist_sgd.quiz import graders` imports a module; `from .x import f` a name
-                full = f'{head}.{a.name}' if head else a.name
-                names.add(full if full in _module_files() else head)
-        elif isinstance(node, ast.Import):
-            names.update(a.name[len('mnist_sgd.'):] for a in node.names if a.name.startswith('mnist_sgd.'))
-    return {k for k in map(_known, filter(None, names)) if k}
+    "The generated mnist_sgd modules that `code` imports (relative imports resolved from `package`)."
+    return imported_modules(code, _module_files(), package)
 
 
 def _code_of_notebook(nb:Path) -> str:
@@ -77,8 +46,7 @@ def _rank(module:str) -> int:
     if module not in _module_files(): return 0  # all.py, _modidx.py: not imported by lessons
     py, nb = _module_files()[module]
     own = _lesson_no(nb) if nb.parent == ROOT/'nbs' and re.match(r'\d\d_', nb.name) else 0
-    package = module if py.name == '__init__.py' else module.rpartition('.')[0]
-    deps = [_rank(m) for m in _imported_modules(py.read_text(encoding='utf-8'), package) if m != module and m != 'all']
+    deps = [_rank(m) for m in _imported_modules(py.read_text(encoding='utf-8'), package_of(py)) if m != module and m != 'all']
     return max([own, *deps])
 
 

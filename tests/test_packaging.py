@@ -5,9 +5,9 @@ import ast, json, os, re, shutil, subprocess, sys, sysconfig
 from importlib.metadata import packages_distributions
 from pathlib import Path
 import pytest
+from modgraph import imported_modules, module_name, package_of
 
-try: import tomllib
-except ModuleNotFoundError: import tomli as tomllib  # Python 3.10
+from mnist_sgd.files import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT/'pyproject.toml').read_text(encoding='utf-8'))
@@ -51,45 +51,15 @@ def top_imports(source: str) -> set:
     return names
 
 
-def _key(f: Path) -> str:
-    "A module's dotted name inside the package: 'training', 'course.runner', 'widgets' (for widgets/__init__.py)."
-    parts = f.relative_to(ROOT/'mnist_sgd').with_suffix('').parts
-    return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
-
-
 def package_modules() -> dict:
     "Every module of the package, by its dotted name inside the package, and its file."
-    return {_key(f): f for f in sorted((ROOT/'mnist_sgd').rglob('*.py'))}
-
-
-def _package_imports(source: str, package: str = '') -> set:
-    """The mnist_sgd modules that `source` imports (`from .x import`, `from ..x import`, `from mnist_sgd.x import`,
-    `import mnist_sgd.x`), by dotted name inside the package; relative imports are resolved from `package`."""
-    known, out = package_modules(), set()
-    def add(name):  # the longest known module that `name` is or lies in
-        parts = name.split('.')
-        for i in range(len(parts), 0, -1):
-            if '.'.join(parts[:i]) in known: out.add('.'.join(parts[:i])); return
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split('.') if package else []
-                base = base[:len(base) - node.level + 1] if node.level > 1 else base
-                head = '.'.join([*base, *([node.module] if node.module else [])])
-            elif node.module and node.module.startswith('mnist_sgd.'): head = node.module[len('mnist_sgd.'):]
-            else: continue
-            for a in node.names: add(f'{head}.{a.name}' if head else a.name)
-        elif isinstance(node, ast.Import):
-            for a in node.names:
-                if a.name.startswith('mnist_sgd.'): add(a.name[len('mnist_sgd.'):])
-    return out
+    return {module_name(f): f for f in sorted((ROOT/'mnist_sgd').rglob('*.py'))}
 
 
 def course_modules() -> set:
     "The package's modules that may use the course extra: the course tools, the widgets, and whatever imports them."
-    mods = {}
-    for k, f in package_modules().items():
-        mods[k] = _package_imports(f.read_text(encoding='utf-8'), k if f.name == '__init__.py' else k.rpartition('.')[0])
+    known = package_modules()
+    mods = {k: imported_modules(f.read_text(encoding='utf-8'), known, package_of(f)) for k, f in known.items()}
     course = {m for m in mods if m.split('.')[0] in ('course', 'widgets')}
     while True:
         more = {m for m, deps in mods.items() if deps & course} - course
