@@ -54,7 +54,7 @@ def atomic_file(
     "A binary file to write `path`'s new content into, bit by bit: `path` changes, all at once, only when the block ends without an error."
     target = real_target(path)
     try: keep = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError: keep = (0o666 if mode is None else mode) & ~_umask()
+    except FileNotFoundError: keep = fresh_mode() if mode is None else mode & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f'.{target.name}.', suffix=TMP_SUFFIX, dir=target.parent)
     try:
         with os.fdopen(fd, 'wb') as f:
